@@ -1,0 +1,557 @@
+//! The reply parser: one loop over the input with an explicit stack of open aggregates.
+//!
+//! # Contract
+//!
+//! [`parse`] reads one complete reply from the start of its input and returns it with
+//! the number of bytes it used, `Ok(None)` if the input ends before the reply does, or
+//! a [`ParseError`] naming the offset and the fault. Every strict prefix of a valid
+//! reply is `Ok(None)`; an error is reported only when no continuation could make the
+//! input valid.
+//!
+//! # Costs
+//!
+//! Time is linear in the size of the reply's framing: a bulk payload is checked for
+//! its trailing CRLF but never scanned, so parsing a 1 GiB bulk string costs the same as
+//! a 1-byte one. Scalars and bulk strings allocate nothing. Each aggregate allocates one
+//! `Vec`, whose capacity is the smaller of its declared count and what the remaining
+//! input could hold, so a length prefix never allocates for bytes that are not there.
+//! Nesting is tracked on a heap stack bounded by [`Limits::max_depth`], never by
+//! recursion, so deep input cannot overflow the thread's stack.
+//!
+//! The same machine, with payloads recorded as offsets instead of slices, drives the
+//! resumable [`Decoder`](crate::Decoder): because nothing in its state borrows the input,
+//! it can stop at any value boundary and continue when more bytes arrive.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::error::{ErrorKind, ParseError};
+use crate::frame::{Attributed, Double, Frame, GenericFrame};
+use crate::limits::Limits;
+use crate::scalar::{Step, Stop, int_line, invalid, is_big_number, line_end, parse_double};
+
+/// Parses one reply from the start of `input` with the default [`Limits`].
+///
+/// Returns `Ok(None)` when `input` holds only part of a reply, and
+/// `Ok(Some((frame, used)))` when it holds a whole one: `used` is the reply's length in
+/// bytes, and whatever follows it is the next reply.
+///
+/// ```
+/// use resp_parser::{parse, Frame};
+///
+/// assert_eq!(parse(b"+OK\r\n:1").unwrap(), Some((Frame::SimpleString(b"OK"), 5)));
+/// assert_eq!(parse(b"$5\r\nhel").unwrap(), None); // wait for more bytes
+/// let err = parse(b"$3\r\nfooXY").unwrap_err();
+/// assert_eq!((err.offset, err.kind), (7, resp_parser::ErrorKind::MissingCrlf));
+/// ```
+#[inline]
+pub fn parse(input: &[u8]) -> Result<Option<(Frame<'_>, usize)>, ParseError> {
+    parse_with(input, &Limits::DEFAULT)
+}
+
+/// Parses one reply from the start of `input` under the given [`Limits`].
+///
+/// See [`parse`] for the meaning of the result.
+#[inline]
+pub fn parse_with<'a>(
+    input: &'a [u8],
+    limits: &Limits,
+) -> Result<Option<(Frame<'a>, usize)>, ParseError> {
+    let mut machine = Machine::<&'a [u8]>::new();
+    match machine.run(input, limits) {
+        Ok(frame) => Ok(Some((frame, machine.pos))),
+        Err(Stop::Incomplete) => Ok(None),
+        Err(Stop::Invalid(e)) => Err(e),
+    }
+}
+
+/// How the machine records a payload found at `input[start..end]`.
+pub(crate) trait Payload<'a>: Sized {
+    fn take(input: &'a [u8], start: usize, end: usize) -> Self;
+}
+
+impl<'a> Payload<'a> for &'a [u8] {
+    #[inline(always)]
+    fn take(input: &'a [u8], start: usize, end: usize) -> Self {
+        &input[start..end]
+    }
+}
+
+/// A payload recorded by position, so that state survives the input buffer moving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+}
+
+impl Payload<'_> for Span {
+    #[inline(always)]
+    fn take(_input: &[u8], start: usize, end: usize) -> Self {
+        Span { start, end }
+    }
+}
+
+type Pairs<P> = Vec<(GenericFrame<P>, GenericFrame<P>)>;
+
+/// What an open aggregate collects.
+#[derive(Debug)]
+enum Items<P> {
+    /// `*`, `~`, `>`: a list of frames; `kind` is the type byte.
+    List {
+        kind: u8,
+        items: Vec<GenericFrame<P>>,
+    },
+    /// `%` map or `|` attribute: pairs, and the key waiting for its value.
+    Pairs {
+        attribute: bool,
+        pairs: Pairs<P>,
+        key: Option<GenericFrame<P>>,
+    },
+    /// `$?` streamed string: its chunks and their total length so far.
+    Chunks { chunks: Vec<P>, total: usize },
+}
+
+/// An aggregate whose elements are still arriving.
+#[derive(Debug)]
+struct Open<P> {
+    items: Items<P>,
+    /// Values still expected; `usize::MAX` for a streamed aggregate, which ends at `.`.
+    remaining: usize,
+    /// An attribute read at this level, waiting for the value it describes.
+    attributes: Option<Pairs<P>>,
+}
+
+impl<P> Open<P> {
+    fn streamed(&self) -> bool {
+        self.remaining == usize::MAX
+    }
+
+    /// Adds a value; returns true if that completed a counted aggregate.
+    #[inline]
+    fn push(&mut self, value: GenericFrame<P>) -> bool {
+        match &mut self.items {
+            Items::List { items, .. } => items.push(value),
+            Items::Pairs { pairs, key, .. } => match key.take() {
+                None => *key = Some(value),
+                Some(k) => pairs.push((k, value)),
+            },
+            // Chunks receive payloads directly, never frames.
+            Items::Chunks { .. } => unreachable!("a streamed string holds no frames"),
+        }
+        if self.remaining != usize::MAX {
+            self.remaining -= 1;
+            self.remaining == 0
+        } else {
+            false
+        }
+    }
+}
+
+/// What closing an aggregate produced.
+enum Closed<P> {
+    Value(GenericFrame<P>),
+    Attribute(Pairs<P>),
+}
+
+/// The parser's whole state between two values: where it is and what is open.
+#[derive(Debug)]
+pub(crate) struct Machine<P> {
+    /// Offset of the next unread byte.
+    pub(crate) pos: usize,
+    stack: Vec<Open<P>>,
+    /// An attribute read at the top level, waiting for the reply it describes.
+    attributes: Option<Pairs<P>>,
+}
+
+impl<P> Machine<P> {
+    pub(crate) const fn new() -> Self {
+        Machine {
+            pos: 0,
+            stack: Vec::new(),
+            attributes: None,
+        }
+    }
+
+    /// Forgets everything, keeping the stack's allocation.
+    pub(crate) fn reset(&mut self) {
+        self.pos = 0;
+        self.stack.clear();
+        self.attributes = None;
+    }
+
+    /// Runs until one whole reply is read (`self.pos` is then its length) or the input
+    /// ends. On `Incomplete` the state stays at the last value boundary, so a later call
+    /// with the same bytes plus more continues from there.
+    pub(crate) fn run<'a>(&mut self, input: &'a [u8], limits: &Limits) -> Step<GenericFrame<P>>
+    where
+        P: Payload<'a>,
+    {
+        loop {
+            let Some(mut value) = self.next_value(input, limits)? else {
+                continue;
+            };
+            // Hand the value up through every aggregate it completes.
+            loop {
+                let level_attributes = match self.stack.last_mut() {
+                    Some(open) => &mut open.attributes,
+                    None => &mut self.attributes,
+                };
+                if let Some(attributes) = level_attributes.take() {
+                    value = GenericFrame::Attributed(Box::new(Attributed {
+                        attributes,
+                        frame: value,
+                    }));
+                }
+                let Some(open) = self.stack.last_mut() else {
+                    return Ok(value);
+                };
+                if !open.push(value) {
+                    break;
+                }
+                let open = self.stack.pop().expect("the stack has this level");
+                match close(open.items) {
+                    Closed::Value(v) => value = v,
+                    Closed::Attribute(pairs) => {
+                        self.attach_attribute(pairs);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stores an attribute at the current level for the next value there.
+    fn attach_attribute(&mut self, pairs: Pairs<P>) {
+        let slot = match self.stack.last_mut() {
+            Some(open) => &mut open.attributes,
+            None => &mut self.attributes,
+        };
+        match slot {
+            Some(existing) => existing.extend(pairs),
+            None => *slot = Some(pairs),
+        }
+    }
+
+    /// Reads one item at `self.pos`. Returns a complete value, or `None` when the item
+    /// only changed the state (opened an aggregate, added a chunk, closed an attribute).
+    #[inline]
+    fn next_value<'a>(&mut self, input: &'a [u8], limits: &Limits) -> Step<Option<GenericFrame<P>>>
+    where
+        P: Payload<'a>,
+    {
+        let start = self.pos;
+        let Some(&ty) = input.get(start) else {
+            return Err(Stop::Incomplete);
+        };
+        if let Some(Open {
+            items: Items::Chunks { .. },
+            ..
+        }) = self.stack.last()
+        {
+            return self.next_chunk(input, limits);
+        }
+        let body = start + 1;
+        let (value, next) = match ty {
+            b'+' | b'-' => {
+                let end = line_end(input, body, limits.max_line_len)?;
+                let text = P::take(input, body, end);
+                let value = if ty == b'+' {
+                    GenericFrame::SimpleString(text)
+                } else {
+                    GenericFrame::SimpleError(text)
+                };
+                (value, end + 2)
+            }
+            b':' => {
+                let (n, next) = int_line(input, body)?;
+                (GenericFrame::Integer(n), next)
+            }
+            b'$' | b'!' | b'=' => {
+                if ty == b'$' && input.get(body) == Some(&b'?') {
+                    let next = expect_crlf(input, body + 1)?;
+                    self.open(
+                        Items::Chunks {
+                            chunks: Vec::new(),
+                            total: 0,
+                        },
+                        usize::MAX,
+                        start,
+                        limits,
+                    )?;
+                    self.pos = next;
+                    return Ok(None);
+                }
+                let (len, data) = int_line(input, body)?;
+                if len == -1 && ty == b'$' {
+                    (GenericFrame::NullBulkString, data)
+                } else {
+                    let (end, next) = bulk_payload(input, body, len, data, limits)?;
+                    let value = match ty {
+                        b'$' => GenericFrame::BulkString(P::take(input, data, end)),
+                        b'!' => GenericFrame::BulkError(P::take(input, data, end)),
+                        _ => verbatim(input, data, end)?,
+                    };
+                    (value, next)
+                }
+            }
+            b'*' | b'%' | b'~' | b'>' | b'|' => {
+                let (count, next) =
+                    if input.get(body) == Some(&b'?') && matches!(ty, b'*' | b'%' | b'~') {
+                        (usize::MAX, expect_crlf(input, body + 1)?)
+                    } else {
+                        let (n, next) = int_line(input, body)?;
+                        if n == -1 && ty == b'*' {
+                            self.pos = next;
+                            return Ok(Some(GenericFrame::NullArray));
+                        }
+                        let Ok(n) = usize::try_from(n) else {
+                            return invalid(body, ErrorKind::InvalidLength);
+                        };
+                        if n > limits.max_elements {
+                            return invalid(body, ErrorKind::TooManyElements);
+                        }
+                        (n, next)
+                    };
+                // What the remaining input can hold: every value takes at least 3 bytes.
+                let room = (input.len() - next) / 3;
+                let pairs = matches!(ty, b'%' | b'|');
+                let items = if pairs {
+                    let values = if count == usize::MAX {
+                        0
+                    } else {
+                        count.saturating_mul(2)
+                    };
+                    Items::Pairs {
+                        attribute: ty == b'|',
+                        pairs: Vec::with_capacity(values.min(room) / 2),
+                        key: None,
+                    }
+                } else {
+                    let cap = if count == usize::MAX {
+                        0
+                    } else {
+                        count.min(room)
+                    };
+                    Items::List {
+                        kind: ty,
+                        items: Vec::with_capacity(cap),
+                    }
+                };
+                self.pos = next;
+                if count == 0 {
+                    return Ok(match close(items) {
+                        Closed::Value(v) => Some(v),
+                        Closed::Attribute(pairs) => {
+                            self.attach_attribute(pairs);
+                            None
+                        }
+                    });
+                }
+                let remaining = match (pairs, count) {
+                    (true, n) if n != usize::MAX => match n.checked_mul(2) {
+                        Some(values) if values != usize::MAX => values,
+                        _ => return invalid(body, ErrorKind::TooManyElements),
+                    },
+                    (_, n) => n,
+                };
+                self.open(items, remaining, start, limits)?;
+                return Ok(None);
+            }
+            b'_' => (
+                GenericFrame::Null,
+                expect_crlf_or(input, body, ErrorKind::InvalidNull)?,
+            ),
+            b'#' => {
+                let value = match input.get(body) {
+                    None => return Err(Stop::Incomplete),
+                    Some(b't') => true,
+                    Some(b'f') => false,
+                    Some(_) => return invalid(body, ErrorKind::InvalidBoolean),
+                };
+                (
+                    GenericFrame::Boolean(value),
+                    expect_crlf_or(input, body + 1, ErrorKind::InvalidBoolean)?,
+                )
+            }
+            b',' => {
+                let end = line_end(input, body, limits.max_line_len)?;
+                let Some(value) = parse_double(&input[body..end]) else {
+                    return invalid(body, ErrorKind::InvalidDouble);
+                };
+                let text = P::take(input, body, end);
+                (GenericFrame::Double(Double { value, text }), end + 2)
+            }
+            b'(' => {
+                let end = line_end(input, body, limits.max_line_len)?;
+                if !is_big_number(&input[body..end]) {
+                    return invalid(body, ErrorKind::InvalidBigNumber);
+                }
+                (GenericFrame::BigNumber(P::take(input, body, end)), end + 2)
+            }
+            b'.' => {
+                let next = expect_crlf_or(input, body, ErrorKind::InvalidNull)?;
+                let value = self.end_stream(start)?;
+                self.pos = next;
+                return Ok(value);
+            }
+            other => return invalid(start, ErrorKind::UnknownType(other)),
+        };
+        self.pos = next;
+        Ok(Some(value))
+    }
+
+    /// Pushes a new open aggregate, enforcing the depth limit.
+    fn open(&mut self, items: Items<P>, remaining: usize, at: usize, limits: &Limits) -> Step<()> {
+        if self.stack.len() >= limits.max_depth {
+            return invalid(at, ErrorKind::DepthLimit);
+        }
+        self.stack.push(Open {
+            items,
+            remaining,
+            attributes: None,
+        });
+        Ok(())
+    }
+
+    /// Handles `.`: closes the innermost streamed aggregate.
+    fn end_stream(&mut self, at: usize) -> Step<Option<GenericFrame<P>>> {
+        match self.stack.last() {
+            Some(open) if open.streamed() => {
+                if open.attributes.is_some() {
+                    return invalid(at, ErrorKind::DanglingAttribute);
+                }
+                if let Items::Pairs { key: Some(_), .. } = open.items {
+                    return invalid(at, ErrorKind::InvalidStream);
+                }
+            }
+            _ => return invalid(at, ErrorKind::InvalidStream),
+        }
+        let open = self.stack.pop().expect("checked above");
+        Ok(match close(open.items) {
+            Closed::Value(v) => Some(v),
+            // Attributes are never streamed, so this arm is not reached.
+            Closed::Attribute(pairs) => {
+                self.attach_attribute(pairs);
+                None
+            }
+        })
+    }
+
+    /// Reads one `;N` chunk of the streamed string on top of the stack.
+    fn next_chunk<'a>(&mut self, input: &'a [u8], limits: &Limits) -> Step<Option<GenericFrame<P>>>
+    where
+        P: Payload<'a>,
+    {
+        let start = self.pos;
+        if input[start] != b';' {
+            return invalid(start, ErrorKind::InvalidStream);
+        }
+        let (len, data) = int_line(input, start + 1)?;
+        if len == 0 {
+            self.pos = data;
+            let Some(Open {
+                items: Items::Chunks { chunks, .. },
+                ..
+            }) = self.stack.pop()
+            else {
+                unreachable!("next_chunk runs only on a streamed string");
+            };
+            return Ok(Some(GenericFrame::StreamedString(chunks)));
+        }
+        let (end, next) = bulk_payload(input, start + 1, len, data, limits)?;
+        let Some(Open {
+            items: Items::Chunks { chunks, total },
+            ..
+        }) = self.stack.last_mut()
+        else {
+            unreachable!("next_chunk runs only on a streamed string");
+        };
+        *total += end - data;
+        if *total > limits.max_bulk_len {
+            return invalid(start + 1, ErrorKind::BulkTooLong);
+        }
+        if chunks.len() >= limits.max_elements {
+            return invalid(start, ErrorKind::TooManyElements);
+        }
+        chunks.push(P::take(input, data, end));
+        self.pos = next;
+        Ok(None)
+    }
+}
+
+/// Turns a finished aggregate into its frame, or an attribute into its pairs.
+fn close<P>(items: Items<P>) -> Closed<P> {
+    match items {
+        Items::List { kind: b'*', items } => Closed::Value(GenericFrame::Array(items)),
+        Items::List { kind: b'~', items } => Closed::Value(GenericFrame::Set(items)),
+        Items::List { items, .. } => Closed::Value(GenericFrame::Push(items)),
+        Items::Pairs {
+            attribute: true,
+            pairs,
+            ..
+        } => Closed::Attribute(pairs),
+        Items::Pairs { pairs, .. } => Closed::Value(GenericFrame::Map(pairs)),
+        Items::Chunks { chunks, .. } => Closed::Value(GenericFrame::StreamedString(chunks)),
+    }
+}
+
+/// Checks the payload of a length-prefixed value whose length `len` was read at
+/// `len_at` and whose data starts at `data`; returns the data's end and the offset
+/// past its CRLF.
+#[inline]
+fn bulk_payload(
+    input: &[u8],
+    len_at: usize,
+    len: i64,
+    data: usize,
+    limits: &Limits,
+) -> Step<(usize, usize)> {
+    let Ok(len) = usize::try_from(len) else {
+        return invalid(len_at, ErrorKind::InvalidLength);
+    };
+    if len > limits.max_bulk_len {
+        return invalid(len_at, ErrorKind::BulkTooLong);
+    }
+    let end = data + len;
+    match input.get(end..end + 2) {
+        Some(b"\r\n") => Ok((end, end + 2)),
+        Some(_) => invalid(end, ErrorKind::MissingCrlf),
+        None => {
+            // Reject a wrong byte as soon as it arrives rather than waiting for two.
+            match input.get(end) {
+                Some(b'\r') | None => Err(Stop::Incomplete),
+                Some(_) => invalid(end, ErrorKind::MissingCrlf),
+            }
+        }
+    }
+}
+
+/// Builds a verbatim string from its payload `input[data..end]` (`fmt:text`).
+fn verbatim<'a, P: Payload<'a>>(input: &'a [u8], data: usize, end: usize) -> Step<GenericFrame<P>> {
+    match input.get(data..end) {
+        Some([a, b, c, b':', ..]) => Ok(GenericFrame::VerbatimString {
+            format: [*a, *b, *c],
+            text: P::take(input, data + 4, end),
+        }),
+        _ => invalid(data, ErrorKind::InvalidVerbatim),
+    }
+}
+
+/// Expects CRLF at `at` (after `$?`, `*?`...); returns the offset past it.
+#[inline]
+fn expect_crlf(input: &[u8], at: usize) -> Step<usize> {
+    expect_crlf_or(input, at, ErrorKind::InvalidLength)
+}
+
+/// Expects CRLF at `at`, reporting `kind` at `at` if something else is there.
+#[inline]
+fn expect_crlf_or(input: &[u8], at: usize, kind: ErrorKind) -> Step<usize> {
+    match input.get(at..at + 2) {
+        Some(b"\r\n") => Ok(at + 2),
+        Some(_) => invalid(at, kind),
+        None => match input.get(at) {
+            None | Some(b'\r') => Err(Stop::Incomplete),
+            Some(_) => invalid(at, kind),
+        },
+    }
+}

@@ -1,0 +1,1 @@
+//! Request parsing for servers and proxies (multibulk and inline commands).
