@@ -68,4 +68,6 @@ pub use error::{ErrorKind, ParseError};
 pub use frame::BytesFrame;
 pub use frame::{Attributed, Double, Frame, GenericFrame};
 pub use limits::Limits;
+#[cfg(feature = "bytes")]
+pub use parse::parse_bytes;
 pub use parse::{parse, parse_with};

@@ -65,6 +65,22 @@ pub fn parse_with<'a>(
     }
 }
 
+/// Parses one reply from the start of a shared buffer into a frame that holds
+/// `Bytes` handles into it: owned and `'static`, yet without copying a payload.
+///
+/// ```
+/// use bytes::Bytes;
+/// use resp_parser::{parse_bytes, BytesFrame};
+///
+/// let buf = Bytes::from_static(b"$5\r\nhello\r\n");
+/// let (frame, used) = parse_bytes(&buf).unwrap().unwrap();
+/// assert_eq!((frame, used), (BytesFrame::BulkString(Bytes::from_static(b"hello")), 11));
+/// ```
+#[cfg(feature = "bytes")]
+pub fn parse_bytes(buf: &bytes::Bytes) -> Result<Option<(crate::BytesFrame, usize)>, ParseError> {
+    Ok(parse(buf)?.map(|(frame, used)| (crate::BytesFrame::from_borrowed(buf, frame), used)))
+}
+
 /// How the machine records a payload found at `input[start..end]`.
 pub(crate) trait Payload<'a>: Sized {
     fn take(input: &'a [u8], start: usize, end: usize) -> Self;
