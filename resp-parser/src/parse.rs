@@ -57,11 +57,18 @@ pub fn parse_with<'a>(
     input: &'a [u8],
     limits: &Limits,
 ) -> Result<Option<(Frame<'a>, usize)>, ParseError> {
+    // Most replies are scalars, which need none of the machine's state.
+    match scalar(input, 0, limits) {
+        Ok(done) => return Ok(Some(done)),
+        Err(Stop::Aggregate) => {}
+        Err(Stop::Incomplete) => return Ok(None),
+        Err(Stop::Invalid(e)) => return Err(*e),
+    }
     let mut machine = Machine::<&'a [u8]>::new();
     match machine.run(input, limits) {
         Ok(frame) => Ok(Some((frame, machine.pos))),
-        Err(Stop::Incomplete) => Ok(None),
-        Err(Stop::Invalid(e)) => Err(e),
+        Err(Stop::Incomplete | Stop::Aggregate) => Ok(None),
+        Err(Stop::Invalid(e)) => Err(*e),
     }
 }
 
@@ -203,8 +210,30 @@ impl<P> Machine<P> {
         P: Payload<'a>,
     {
         loop {
-            let Some(mut value) = self.next_value(input, limits)? else {
-                continue;
+            let in_streamed_string = matches!(
+                self.stack.last(),
+                Some(Open {
+                    items: Items::Chunks { .. },
+                    ..
+                })
+            );
+            let mut value = if in_streamed_string {
+                match self.next_chunk(input, limits)? {
+                    Some(value) => value,
+                    None => continue,
+                }
+            } else {
+                match scalar(input, self.pos, limits) {
+                    Ok((value, next)) => {
+                        self.pos = next;
+                        value
+                    }
+                    Err(Stop::Aggregate) => match self.open_or_end(input, limits)? {
+                        Some(value) => value,
+                        None => continue,
+                    },
+                    Err(stop) => return Err(stop),
+                }
             };
             // Hand the value up through every aggregate it completes.
             loop {
@@ -248,172 +277,84 @@ impl<P> Machine<P> {
         }
     }
 
-    /// Reads one item at `self.pos`. Returns a complete value, or `None` when the item
-    /// only changed the state (opened an aggregate, added a chunk, closed an attribute).
-    #[inline]
-    fn next_value<'a>(&mut self, input: &'a [u8], limits: &Limits) -> Step<Option<GenericFrame<P>>>
-    where
-        P: Payload<'a>,
-    {
+    /// Reads the item at `self.pos` that is not a scalar: an aggregate header, `$?` or
+    /// `.`. Returns a value when the item completed one (an empty or null aggregate, the
+    /// end of a stream), or `None` when it only changed the state.
+    fn open_or_end(&mut self, input: &[u8], limits: &Limits) -> Step<Option<GenericFrame<P>>> {
         let start = self.pos;
-        let Some(&ty) = input.get(start) else {
-            return Err(Stop::Incomplete);
-        };
-        if let Some(Open {
-            items: Items::Chunks { .. },
-            ..
-        }) = self.stack.last()
-        {
-            return self.next_chunk(input, limits);
-        }
+        // `scalar` stopped with `Aggregate`, so the type byte exists and opens or ends an aggregate.
+        let ty = input[start];
         let body = start + 1;
-        let (value, next) = match ty {
-            b'+' | b'-' => {
-                let end = line_end(input, body, limits.max_line_len)?;
-                let text = P::take(input, body, end);
-                let value = if ty == b'+' {
-                    GenericFrame::SimpleString(text)
-                } else {
-                    GenericFrame::SimpleError(text)
-                };
-                (value, end + 2)
-            }
-            b':' => {
-                let (n, next) = int_line(input, body)?;
-                (GenericFrame::Integer(n), next)
-            }
-            b'$' | b'!' | b'=' => {
-                if ty == b'$' && input.get(body) == Some(&b'?') {
-                    let next = expect_crlf(input, body + 1)?;
-                    self.open(
-                        Items::Chunks {
-                            chunks: Vec::new(),
-                            total: 0,
-                        },
-                        usize::MAX,
-                        start,
-                        limits,
-                    )?;
-                    self.pos = next;
-                    return Ok(None);
-                }
-                let (len, data) = int_line(input, body)?;
-                if len == -1 && ty == b'$' {
-                    (GenericFrame::NullBulkString, data)
-                } else {
-                    let (end, next) = bulk_payload(input, body, len, data, limits)?;
-                    let value = match ty {
-                        b'$' => GenericFrame::BulkString(P::take(input, data, end)),
-                        b'!' => GenericFrame::BulkError(P::take(input, data, end)),
-                        _ => verbatim(input, data, end)?,
-                    };
-                    (value, next)
-                }
-            }
-            b'*' | b'%' | b'~' | b'>' | b'|' => {
-                let (count, next) =
-                    if input.get(body) == Some(&b'?') && matches!(ty, b'*' | b'%' | b'~') {
-                        (usize::MAX, expect_crlf(input, body + 1)?)
-                    } else {
-                        let (n, next) = int_line(input, body)?;
-                        if n == -1 && ty == b'*' {
-                            self.pos = next;
-                            return Ok(Some(GenericFrame::NullArray));
-                        }
-                        let Ok(n) = usize::try_from(n) else {
-                            return invalid(body, ErrorKind::InvalidLength);
-                        };
-                        if n > limits.max_elements {
-                            return invalid(body, ErrorKind::TooManyElements);
-                        }
-                        (n, next)
-                    };
-                // What the remaining input can hold: every value takes at least 3 bytes.
-                let room = (input.len() - next) / 3;
-                let pairs = matches!(ty, b'%' | b'|');
-                let items = if pairs {
-                    let values = if count == usize::MAX {
-                        0
-                    } else {
-                        count.saturating_mul(2)
-                    };
-                    Items::Pairs {
-                        attribute: ty == b'|',
-                        pairs: Vec::with_capacity(values.min(room) / 2),
-                        key: None,
-                    }
-                } else {
-                    let cap = if count == usize::MAX {
-                        0
-                    } else {
-                        count.min(room)
-                    };
-                    Items::List {
-                        kind: ty,
-                        items: Vec::with_capacity(cap),
-                    }
-                };
+        if ty == b'$' {
+            // `$?`: a streamed string; its chunks are read by `next_chunk`.
+            let next = expect_crlf(input, body + 1)?;
+            let chunks = Items::Chunks {
+                chunks: Vec::new(),
+                total: 0,
+            };
+            self.open(chunks, usize::MAX, start, limits)?;
+            self.pos = next;
+            return Ok(None);
+        }
+        if ty == b'.' {
+            let next = expect_crlf_or(input, body, ErrorKind::InvalidNull)?;
+            let value = self.end_stream(start)?;
+            self.pos = next;
+            return Ok(value);
+        }
+        let (count, next) = if input.get(body) == Some(&b'?') && matches!(ty, b'*' | b'%' | b'~') {
+            (usize::MAX, expect_crlf(input, body + 1)?)
+        } else {
+            let (n, next) = int_line(input, body)?;
+            if n == -1 && ty == b'*' {
                 self.pos = next;
-                if count == 0 {
-                    return Ok(match close(items) {
-                        Closed::Value(v) => Some(v),
-                        Closed::Attribute(pairs) => {
-                            self.attach_attribute(pairs);
-                            None
-                        }
-                    });
-                }
-                let remaining = match (pairs, count) {
-                    (true, n) if n != usize::MAX => match n.checked_mul(2) {
-                        Some(values) if values != usize::MAX => values,
-                        _ => return invalid(body, ErrorKind::TooManyElements),
-                    },
-                    (_, n) => n,
-                };
-                self.open(items, remaining, start, limits)?;
-                return Ok(None);
+                return Ok(Some(GenericFrame::NullArray));
             }
-            b'_' => (
-                GenericFrame::Null,
-                expect_crlf_or(input, body, ErrorKind::InvalidNull)?,
-            ),
-            b'#' => {
-                let value = match input.get(body) {
-                    None => return Err(Stop::Incomplete),
-                    Some(b't') => true,
-                    Some(b'f') => false,
-                    Some(_) => return invalid(body, ErrorKind::InvalidBoolean),
-                };
-                (
-                    GenericFrame::Boolean(value),
-                    expect_crlf_or(input, body + 1, ErrorKind::InvalidBoolean)?,
-                )
+            let Ok(n) = usize::try_from(n) else {
+                return invalid(body, ErrorKind::InvalidLength);
+            };
+            if n > limits.max_elements {
+                return invalid(body, ErrorKind::TooManyElements);
             }
-            b',' => {
-                let end = line_end(input, body, limits.max_line_len)?;
-                let Some(value) = parse_double(&input[body..end]) else {
-                    return invalid(body, ErrorKind::InvalidDouble);
-                };
-                let text = P::take(input, body, end);
-                (GenericFrame::Double(Double { value, text }), end + 2)
+            (n, next)
+        };
+        // What the remaining input can hold: every value takes at least 3 bytes.
+        let room = (input.len() - next) / 3;
+        let streamed = count == usize::MAX;
+        let pairs = matches!(ty, b'%' | b'|');
+        let items = if pairs {
+            let values = if streamed { 0 } else { count.saturating_mul(2) };
+            Items::Pairs {
+                attribute: ty == b'|',
+                pairs: Vec::with_capacity(values.min(room) / 2),
+                key: None,
             }
-            b'(' => {
-                let end = line_end(input, body, limits.max_line_len)?;
-                if !is_big_number(&input[body..end]) {
-                    return invalid(body, ErrorKind::InvalidBigNumber);
-                }
-                (GenericFrame::BigNumber(P::take(input, body, end)), end + 2)
+        } else {
+            Items::List {
+                kind: ty,
+                items: Vec::with_capacity(if streamed { 0 } else { count.min(room) }),
             }
-            b'.' => {
-                let next = expect_crlf_or(input, body, ErrorKind::InvalidNull)?;
-                let value = self.end_stream(start)?;
-                self.pos = next;
-                return Ok(value);
-            }
-            other => return invalid(start, ErrorKind::UnknownType(other)),
         };
         self.pos = next;
-        Ok(Some(value))
+        if count == 0 {
+            return Ok(match close(items) {
+                Closed::Value(v) => Some(v),
+                Closed::Attribute(pairs) => {
+                    self.attach_attribute(pairs);
+                    None
+                }
+            });
+        }
+        let remaining = if pairs && !streamed {
+            match count.checked_mul(2) {
+                Some(values) if values != usize::MAX => values,
+                _ => return invalid(body, ErrorKind::TooManyElements),
+            }
+        } else {
+            count
+        };
+        self.open(items, remaining, start, limits)?;
+        Ok(None)
     }
 
     /// Pushes a new open aggregate, enforcing the depth limit.
@@ -459,8 +400,10 @@ impl<P> Machine<P> {
         P: Payload<'a>,
     {
         let start = self.pos;
-        if input[start] != b';' {
-            return invalid(start, ErrorKind::InvalidStream);
+        match input.get(start) {
+            None => return Err(Stop::Incomplete),
+            Some(b';') => {}
+            Some(_) => return invalid(start, ErrorKind::InvalidStream),
         }
         let (len, data) = int_line(input, start + 1)?;
         if len == 0 {
@@ -493,6 +436,87 @@ impl<P> Machine<P> {
         self.pos = next;
         Ok(None)
     }
+}
+
+/// Reads the value at `start` if it is a scalar, and returns it with the offset just
+/// past it. For an aggregate, a streamed string or an end marker it stops with
+/// [`Stop::Aggregate`].
+#[inline(always)]
+fn scalar<'a, P: Payload<'a>>(
+    input: &'a [u8],
+    start: usize,
+    limits: &Limits,
+) -> Step<(GenericFrame<P>, usize)> {
+    let Some(&ty) = input.get(start) else {
+        return Err(Stop::Incomplete);
+    };
+    let body = start + 1;
+    Ok(match ty {
+        b'+' | b'-' => {
+            let end = line_end(input, body, limits.max_line_len)?;
+            let text = P::take(input, body, end);
+            let value = if ty == b'+' {
+                GenericFrame::SimpleString(text)
+            } else {
+                GenericFrame::SimpleError(text)
+            };
+            (value, end + 2)
+        }
+        b':' => {
+            let (n, next) = int_line(input, body)?;
+            (GenericFrame::Integer(n), next)
+        }
+        b'$' | b'!' | b'=' => {
+            if ty == b'$' && input.get(body) == Some(&b'?') {
+                return Err(Stop::Aggregate);
+            }
+            let (len, data) = int_line(input, body)?;
+            if len == -1 && ty == b'$' {
+                (GenericFrame::NullBulkString, data)
+            } else {
+                let (end, next) = bulk_payload(input, body, len, data, limits)?;
+                let value = match ty {
+                    b'$' => GenericFrame::BulkString(P::take(input, data, end)),
+                    b'!' => GenericFrame::BulkError(P::take(input, data, end)),
+                    _ => verbatim(input, data, end)?,
+                };
+                (value, next)
+            }
+        }
+        b'*' | b'%' | b'~' | b'>' | b'|' | b'.' => return Err(Stop::Aggregate),
+        b'_' => (
+            GenericFrame::Null,
+            expect_crlf_or(input, body, ErrorKind::InvalidNull)?,
+        ),
+        b'#' => {
+            let value = match input.get(body) {
+                None => return Err(Stop::Incomplete),
+                Some(b't') => true,
+                Some(b'f') => false,
+                Some(_) => return invalid(body, ErrorKind::InvalidBoolean),
+            };
+            (
+                GenericFrame::Boolean(value),
+                expect_crlf_or(input, body + 1, ErrorKind::InvalidBoolean)?,
+            )
+        }
+        b',' => {
+            let end = line_end(input, body, limits.max_line_len)?;
+            let Some(value) = parse_double(&input[body..end]) else {
+                return invalid(body, ErrorKind::InvalidDouble);
+            };
+            let text = P::take(input, body, end);
+            (GenericFrame::Double(Double { value, text }), end + 2)
+        }
+        b'(' => {
+            let end = line_end(input, body, limits.max_line_len)?;
+            if !is_big_number(&input[body..end]) {
+                return invalid(body, ErrorKind::InvalidBigNumber);
+            }
+            (GenericFrame::BigNumber(P::take(input, body, end)), end + 2)
+        }
+        other => return invalid(start, ErrorKind::UnknownType(other)),
+    })
 }
 
 /// Turns a finished aggregate into its frame, or an attribute into its pairs.

@@ -8,12 +8,17 @@
 use crate::error::{ErrorKind, ParseError};
 
 /// Why a step of the parser did not produce a value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Stop {
     /// More input is needed.
     Incomplete,
-    /// The input is malformed.
-    Invalid(ParseError),
+    /// The input is malformed. Boxed, so that a `Step` of a frame is no larger than
+    /// the frame: errors are rare, and a wide error type made every frame move through
+    /// extra, store-forwarding-hostile copies on the hot path.
+    Invalid(alloc::boxed::Box<ParseError>),
+    /// The value here is an aggregate (or `$?`, `.`), not a scalar: a signal from the
+    /// parser's scalar reader to its aggregate machine, never seen outside the parser.
+    Aggregate,
 }
 
 /// Result of one step of the parser.
@@ -22,7 +27,7 @@ pub(crate) type Step<T> = Result<T, Stop>;
 #[cold]
 #[inline(never)]
 pub(crate) fn invalid<T>(offset: usize, kind: ErrorKind) -> Step<T> {
-    Err(Stop::Invalid(ParseError::new(offset, kind)))
+    Err(Stop::Invalid(alloc::boxed::Box::new(ParseError::new(offset, kind))))
 }
 
 /// Finds the CRLF ending the line that starts at `start` and returns the offset of
@@ -30,7 +35,8 @@ pub(crate) fn invalid<T>(offset: usize, kind: ErrorKind) -> Step<T> {
 #[inline]
 pub(crate) fn line_end(input: &[u8], start: usize, max_line_len: usize) -> Step<usize> {
     let rest = input.get(start..).unwrap_or_default();
-    match memchr::memchr2(b'\r', b'\n', rest) {
+    let found = memchr::memchr2(b'\r', b'\n', rest);
+    match found {
         Some(i) if i > max_line_len => invalid(start + max_line_len, ErrorKind::LineTooLong),
         Some(i) => {
             if rest[i] == b'\n' {
