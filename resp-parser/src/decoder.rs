@@ -132,10 +132,10 @@ impl Decoder {
                 self.machine.reset();
                 Ok(Some((frame, used)))
             }
-            Err(Stop::Incomplete | Stop::Aggregate) => Ok(None),
+            Err(Stop::Incomplete) => Ok(None),
             Err(Stop::Invalid(e)) => {
                 self.machine.reset();
-                Err(*e)
+                Err(e)
             }
         }
     }

@@ -207,7 +207,15 @@ impl<P> GenericFrame<P> {
             v: Vec<GenericFrame<P>>,
             f: &mut impl FnMut(P) -> Q,
         ) -> Vec<GenericFrame<Q>> {
-            v.into_iter().map(|x| x.map_payload(f)).collect()
+            // Bulk strings are most elements of most aggregates: convert them here
+            // rather than through a recursive call. When `P` and `Q` have one size, the
+            // collect reuses `v`'s allocation.
+            v.into_iter()
+                .map(|x| match x {
+                    GenericFrame::BulkString(p) => GenericFrame::BulkString(f(p)),
+                    x => x.map_payload(f),
+                })
+                .collect()
         }
         match self {
             GenericFrame::SimpleString(p) => GenericFrame::SimpleString(f(p)),

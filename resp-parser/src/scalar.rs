@@ -8,26 +8,36 @@
 use crate::error::{ErrorKind, ParseError};
 
 /// Why a step of the parser did not produce a value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stop {
     /// More input is needed.
     Incomplete,
-    /// The input is malformed. Boxed, so that a `Step` of a frame is no larger than
-    /// the frame: errors are rare, and a wide error type made every frame move through
-    /// extra, store-forwarding-hostile copies on the hot path.
-    Invalid(alloc::boxed::Box<ParseError>),
-    /// The value here is an aggregate (or `$?`, `.`), not a scalar: a signal from the
-    /// parser's scalar reader to its aggregate machine, never seen outside the parser.
-    Aggregate,
+    /// The input is malformed.
+    Invalid(ParseError),
 }
 
 /// Result of one step of the parser.
 pub(crate) type Step<T> = Result<T, Stop>;
 
+/// The public form of a parse result: `Ok(None)` for incomplete input.
+pub(crate) type Parsed<T> = Result<Option<T>, ParseError>;
+
+/// Like `?` for a [`Step`] inside a function that returns [`Parsed`].
+macro_rules! step {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err($crate::scalar::Stop::Incomplete) => return Ok(None),
+            Err($crate::scalar::Stop::Invalid(e)) => return Err(e),
+        }
+    };
+}
+pub(crate) use step;
+
 #[cold]
 #[inline(never)]
 pub(crate) fn invalid<T>(offset: usize, kind: ErrorKind) -> Step<T> {
-    Err(Stop::Invalid(alloc::boxed::Box::new(ParseError::new(offset, kind))))
+    Err(Stop::Invalid(ParseError::new(offset, kind)))
 }
 
 /// Finds the CRLF ending the line that starts at `start` and returns the offset of
@@ -58,7 +68,7 @@ pub(crate) fn line_end(input: &[u8], start: usize, max_line_len: usize) -> Step<
 ///
 /// This is the hot path of every header (`*3`, `$5`, `:42`), so it reads digits
 /// directly instead of searching for the CR first.
-#[inline]
+#[inline(always)]
 pub(crate) fn int_line(input: &[u8], start: usize) -> Step<(i64, usize)> {
     let mut pos = start;
     let negative = input.get(pos) == Some(&b'-');
