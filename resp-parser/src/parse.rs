@@ -135,6 +135,24 @@ enum Items<P> {
     Chunks { chunks: Vec<P>, total: usize },
 }
 
+impl<P> Items<P> {
+    /// Adds the value that `make` builds. `extend` reserves room before calling `make`,
+    /// so a frame built in the closure is written straight into the `Vec` rather than
+    /// assembled on the stack and copied.
+    #[inline(always)]
+    fn add(&mut self, make: impl FnOnce() -> GenericFrame<P>) {
+        match self {
+            Items::List { items, .. } => items.extend(core::iter::once_with(make)),
+            Items::Pairs { pairs, key, .. } => match key.take() {
+                None => *key = Some(make()),
+                Some(k) => pairs.extend(core::iter::once_with(|| (k, make()))),
+            },
+            // Chunks receive payloads directly, never frames.
+            Items::Chunks { .. } => unreachable!("a streamed string holds no frames"),
+        }
+    }
+}
+
 /// An aggregate whose elements are still arriving.
 #[derive(Debug)]
 struct Open<P> {
@@ -153,15 +171,7 @@ impl<P> Open<P> {
     /// Adds a value; returns true if that completed a counted aggregate.
     #[inline]
     fn push(&mut self, value: GenericFrame<P>) -> bool {
-        match &mut self.items {
-            Items::List { items, .. } => items.push(value),
-            Items::Pairs { pairs, key, .. } => match key.take() {
-                None => *key = Some(value),
-                Some(k) => pairs.push((k, value)),
-            },
-            // Chunks receive payloads directly, never frames.
-            Items::Chunks { .. } => unreachable!("a streamed string holds no frames"),
-        }
+        self.items.add(|| value);
         if self.remaining != usize::MAX {
             self.remaining -= 1;
             self.remaining == 0
@@ -269,52 +279,61 @@ impl<P> Machine<P> {
         }
     }
 
-    /// The hot loop for the commonest shape, a list of scalars (`LRANGE`, `MGET`,
-    /// `SMEMBERS`): reads scalars straight into the innermost open list while at least
-    /// one more element will follow, skipping the general per-value bookkeeping. Stops
-    /// at anything else (an aggregate, an attribute, the last element), which the
-    /// general loop then handles.
+    /// The hot loop for the commonest shapes, lists and maps of scalars (`LRANGE`,
+    /// `MGET`, `HGETALL`): reads scalars straight into the innermost open aggregate
+    /// while at least one more value will follow, skipping the general per-value
+    /// bookkeeping. Stops at anything else (an aggregate, an attribute, the last
+    /// value, an error), which the general loop then handles.
     #[inline(always)]
     fn fill_list<'a>(&mut self, input: &'a [u8], limits: &Limits) -> Step<()>
     where
         P: Payload<'a>,
     {
         let Some(Open {
-            items: Items::List { items, .. },
+            items,
             remaining,
             attributes: None,
         }) = self.stack.last_mut()
         else {
             return Ok(());
         };
+        if matches!(
+            items,
+            Items::Chunks { .. }
+                | Items::Pairs {
+                    attribute: true,
+                    ..
+                }
+        ) {
+            return Ok(());
+        }
         let mut pos = self.pos;
         while *remaining > 1 && !starts_aggregate(input, pos) {
             if input.get(pos) == Some(&b'$') {
-                // Bulk strings are built right in the list: going through `scalar`'s
-                // result spills the frame to the stack in pieces and reloads it whole,
-                // a store-forwarding stall that cost a third of the time per element.
+                // Bulk strings are built right in the aggregate: going through
+                // `scalar`'s result spills the frame to the stack in pieces and reloads
+                // it whole, a store-forwarding stall that cost a third of the time.
                 let Ok((len, data)) = int_line(input, pos + 1) else {
                     break;
                 };
-                if len >= 0 {
+                if len == -1 {
+                    items.add(|| GenericFrame::NullBulkString);
+                    pos = data;
+                } else {
                     let Ok((end, next)) = bulk_payload(input, pos + 1, len, data, limits) else {
                         break;
                     };
-                    // `extend` reserves before the closure builds the frame, so it is
-                    // written straight into the list instead of via the stack.
-                    items.extend(core::iter::once_with(|| {
-                        GenericFrame::BulkString(P::take(input, data, end))
-                    }));
-                    if *remaining != usize::MAX {
-                        *remaining -= 1;
-                    }
+                    items.add(|| GenericFrame::BulkString(P::take(input, data, end)));
                     pos = next;
-                    continue;
                 }
+                if *remaining != usize::MAX {
+                    *remaining -= 1;
+                }
+                continue;
             }
             match scalar(input, pos, limits) {
                 Ok(Some((value, next))) => {
-                    items.push(value);
+                    items.add(|| value);
                     if *remaining != usize::MAX {
                         *remaining -= 1;
                     }
