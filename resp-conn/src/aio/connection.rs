@@ -1,0 +1,140 @@
+//! A single-owner async connection, for blocking commands and other exclusive uses.
+
+use resp_parser::GenericFrame;
+
+use crate::aio::stream::{FrameStream, with_timeout};
+use crate::cmd::{Cmd, Pipeline};
+use crate::error::{Error, Result, ServerErrorKind};
+use crate::info::{ConnectionInfo, IntoConnectionInfo};
+use crate::reply::{FromFrame, Value};
+use crate::script::ScriptInvocation;
+
+/// An async connection owned by one task.
+///
+/// Use it where a socket must not be shared: blocking commands such as `BLPOP` or
+/// `XREAD BLOCK`. After a connection error the next call reconnects.
+///
+/// ```no_run
+/// # async fn demo() -> resp_conn::Result<()> {
+/// use resp_conn::{aio, cmd};
+///
+/// let mut worker = aio::Connection::open("redis://127.0.0.1").await?;
+/// let job: Option<(String, String)> = worker.query(cmd("BLPOP").arg("jobs").arg(5)).await?;
+/// # Ok(()) }
+/// ```
+pub struct Connection {
+    info: ConnectionInfo,
+    stream: Option<FrameStream>,
+    pushes: Vec<Value>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("aio::Connection")
+            .field("server", &self.info.to_string())
+            .field("connected", &self.stream.is_some())
+            .finish()
+    }
+}
+
+impl Connection {
+    /// Connects and runs the handshake.
+    pub async fn open(info: impl IntoConnectionInfo) -> Result<Connection> {
+        let info = info.into_connection_info()?;
+        let stream = Some(FrameStream::connect(&info).await?);
+        Ok(Connection {
+            info,
+            stream,
+            pushes: Vec::new(),
+        })
+    }
+
+    /// The settings this connection was opened with.
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.info
+    }
+
+    /// Sends a command and converts its reply.
+    pub async fn query<T: FromFrame>(&mut self, command: &Cmd) -> Result<T> {
+        T::from_frame(self.request(command).await?)
+    }
+
+    /// Sends a command and returns its reply frame, error replies included.
+    pub async fn request(&mut self, command: &Cmd) -> Result<Value> {
+        let mut replies = self.exchange(command.to_bytes(), 1).await?;
+        Ok(replies.pop().expect("one reply"))
+    }
+
+    /// Sends a pipeline in one write and converts its replies (see
+    /// [`sync::Connection::query_pipeline`](crate::Connection::query_pipeline)).
+    pub async fn query_pipeline<T: FromFrame>(&mut self, pipeline: &Pipeline) -> Result<T> {
+        T::from_frame(self.request_pipeline(pipeline).await?)
+    }
+
+    /// Sends a pipeline and returns its replies as one frame.
+    pub async fn request_pipeline(&mut self, pipeline: &Pipeline) -> Result<Value> {
+        let mut out = Vec::new();
+        let loads: Vec<Cmd> = pipeline
+            .scripts()
+            .iter()
+            .map(|(_, source)| crate::Script::new(source).load_cmd())
+            .collect();
+        for load in &loads {
+            load.write_to(&mut out);
+        }
+        pipeline.write_to(&mut out);
+        let mut replies = self
+            .exchange(out, loads.len() + pipeline.reply_count())
+            .await?;
+        for load in replies.drain(..loads.len()) {
+            crate::sync::check_error(load)?;
+        }
+        crate::pipeline::assemble(pipeline, replies)
+    }
+
+    /// Calls a script, loading it if the server does not have it.
+    pub async fn invoke_script<T: FromFrame>(&mut self, call: &ScriptInvocation<'_>) -> Result<T> {
+        match self.query(&call.evalsha()).await {
+            Err(Error::Server(e)) if e.kind == ServerErrorKind::NoScript => {
+                self.query::<String>(&call.script().load_cmd()).await?;
+                self.query(&call.evalsha()).await
+            }
+            other => other,
+        }
+    }
+
+    /// Takes the RESP3 push frames that arrived between replies.
+    pub fn take_pushes(&mut self) -> Vec<Value> {
+        std::mem::take(&mut self.pushes)
+    }
+
+    /// Writes `bytes` and reads `count` replies (pushes set aside), reconnecting first
+    /// if the connection is broken. The read timeout applies to each reply.
+    async fn exchange(&mut self, bytes: Vec<u8>, count: usize) -> Result<Vec<Value>> {
+        if self.stream.is_none() {
+            self.stream = Some(FrameStream::connect(&self.info).await?);
+        }
+        let timeout = self.info.read_timeout;
+        let stream = self.stream.as_mut().expect("connected above");
+        let result: Result<Vec<Value>> = async {
+            with_timeout(self.info.write_timeout, stream.write_all(&bytes)).await?;
+            let mut replies = Vec::with_capacity(count);
+            while replies.len() < count {
+                let frame = with_timeout(timeout, stream.read_frame()).await?;
+                if matches!(frame, GenericFrame::Push(_)) {
+                    self.pushes.push(frame);
+                } else {
+                    replies.push(frame);
+                }
+            }
+            Ok(replies)
+        }
+        .await;
+        if let Err(e) = &result {
+            if e.is_connection_error() {
+                self.stream = None;
+            }
+        }
+        result
+    }
+}

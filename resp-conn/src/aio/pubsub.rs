@@ -1,0 +1,182 @@
+//! The async subscriber connection.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::aio::stream::FrameStream;
+use crate::cmd::Cmd;
+use crate::error::{Error, Result};
+use crate::info::{ConnectionInfo, IntoConnectionInfo};
+use crate::pubsub::{Event, Kind, Message, Subscriptions, classify};
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// An async subscriber connection (see [`pubsub`](crate::pubsub)).
+///
+/// ```no_run
+/// # async fn demo() -> resp_conn::Result<()> {
+/// let mut sub = resp_conn::aio::PubSub::open("redis://127.0.0.1").await?;
+/// sub.subscribe(["news"]).await?;
+/// while let Ok(msg) = sub.next_message().await {
+///     println!("{:?}: {:?}", msg.channel, msg.payload);
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// If the connection breaks, [`next_message`](Self::next_message) returns the error
+/// once; the next call reconnects (with backoff while the server is away) and
+/// subscribes again to every channel and pattern.
+pub struct PubSub {
+    info: ConnectionInfo,
+    stream: Option<FrameStream>,
+    subs: Subscriptions,
+    queued: VecDeque<Message>,
+    backoff: Option<Duration>,
+}
+
+impl std::fmt::Debug for PubSub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("aio::PubSub")
+            .field("server", &self.info.to_string())
+            .field("subscriptions", &self.subs)
+            .finish()
+    }
+}
+
+impl PubSub {
+    /// Opens a dedicated connection for subscribing.
+    pub async fn open(info: impl IntoConnectionInfo) -> Result<PubSub> {
+        let info = info.into_connection_info()?;
+        let stream = Some(FrameStream::connect(&info).await?);
+        Ok(PubSub {
+            info,
+            stream,
+            subs: Subscriptions::default(),
+            queued: VecDeque::new(),
+            backoff: None,
+        })
+    }
+
+    /// Subscribes to channels.
+    pub async fn subscribe<N: AsRef<[u8]>>(
+        &mut self,
+        channels: impl IntoIterator<Item = N>,
+    ) -> Result<()> {
+        self.change(Kind::Channel, true, channels).await
+    }
+
+    /// Subscribes to channel patterns.
+    pub async fn psubscribe<N: AsRef<[u8]>>(
+        &mut self,
+        patterns: impl IntoIterator<Item = N>,
+    ) -> Result<()> {
+        self.change(Kind::Pattern, true, patterns).await
+    }
+
+    /// Subscribes to sharded channels (Redis 7+).
+    pub async fn ssubscribe<N: AsRef<[u8]>>(
+        &mut self,
+        channels: impl IntoIterator<Item = N>,
+    ) -> Result<()> {
+        self.change(Kind::Shard, true, channels).await
+    }
+
+    /// Unsubscribes from channels (all of them if none are named).
+    pub async fn unsubscribe<N: AsRef<[u8]>>(
+        &mut self,
+        channels: impl IntoIterator<Item = N>,
+    ) -> Result<()> {
+        self.change(Kind::Channel, false, channels).await
+    }
+
+    /// Unsubscribes from patterns (all of them if none are named).
+    pub async fn punsubscribe<N: AsRef<[u8]>>(
+        &mut self,
+        patterns: impl IntoIterator<Item = N>,
+    ) -> Result<()> {
+        self.change(Kind::Pattern, false, patterns).await
+    }
+
+    /// Waits for the next message.
+    pub async fn next_message(&mut self) -> Result<Message> {
+        if let Some(m) = self.queued.pop_front() {
+            return Ok(m);
+        }
+        let stream = self.connected().await?;
+        loop {
+            let frame = match stream.read_frame().await {
+                Ok(frame) => frame,
+                Err(e) => {
+                    self.stream = None;
+                    return Err(e);
+                }
+            };
+            match classify(frame) {
+                Event::Message(m) => return Ok(m),
+                Event::Confirmation | Event::Other(_) => {}
+            }
+        }
+    }
+
+    async fn change<N: AsRef<[u8]>>(
+        &mut self,
+        kind: Kind,
+        subscribe: bool,
+        names: impl IntoIterator<Item = N>,
+    ) -> Result<()> {
+        self.connected().await?;
+        let (command, confirmations) = self.subs.change(kind, subscribe, names);
+        self.send_and_confirm(&command, confirmations).await
+    }
+
+    async fn send_and_confirm(&mut self, command: &Cmd, mut confirmations: usize) -> Result<()> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Err(Error::ConnectionClosed);
+        };
+        let result: Result<()> = async {
+            stream.send(command).await?;
+            while confirmations > 0 {
+                match classify(stream.read_frame().await?) {
+                    Event::Confirmation => confirmations -= 1,
+                    Event::Message(m) => self.queued.push_back(m),
+                    Event::Other(frame) => {
+                        crate::sync::check_error(frame)?;
+                    }
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if matches!(&result, Err(e) if e.is_connection_error()) {
+            self.stream = None;
+        }
+        result
+    }
+
+    /// The connection, reconnecting and restoring subscriptions if it broke.
+    async fn connected(&mut self) -> Result<&mut FrameStream> {
+        if self.stream.is_none() {
+            if let Some(delay) = self.backoff {
+                tokio::time::sleep(delay).await;
+            }
+            match FrameStream::connect(&self.info).await {
+                Ok(s) => {
+                    self.backoff = None;
+                    self.stream = Some(s);
+                }
+                Err(e) => {
+                    self.backoff = Some(
+                        self.backoff
+                            .map_or(FIRST_BACKOFF, |d| (d * 2).min(MAX_BACKOFF)),
+                    );
+                    return Err(e);
+                }
+            }
+            for (command, confirmations) in self.subs.restore() {
+                self.send_and_confirm(&command, confirmations).await?;
+            }
+        }
+        self.stream.as_mut().ok_or(Error::ConnectionClosed)
+    }
+}

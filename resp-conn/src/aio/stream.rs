@@ -1,0 +1,178 @@
+//! The async socket and the frame reader shared by every async connection.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::BytesMut;
+use resp_parser::Decoder;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+#[cfg(unix)]
+use tokio::net::UnixStream;
+
+use crate::cmd::Cmd;
+use crate::error::{Error, Result};
+use crate::handshake;
+use crate::info::{Addr, ConnectionInfo};
+use crate::reply::Value;
+
+/// A TCP or Unix socket.
+pub(crate) enum Socket {
+    Tcp(TcpStream),
+    #[cfg(unix)]
+    Unix(UnixStream),
+}
+
+impl AsyncRead for Socket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Socket::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(unix)]
+            Socket::Unix(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Socket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Socket::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(unix)]
+            Socket::Unix(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Socket::Tcp(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(unix)]
+            Socket::Unix(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Socket::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(unix)]
+            Socket::Unix(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// A socket with its read buffer and decoder: reads whole frames.
+pub(crate) struct FrameStream {
+    pub(crate) socket: Socket,
+    rbuf: BytesMut,
+    decoder: Decoder,
+}
+
+/// Runs `fut`, failing with [`Error::Timeout`] after `timeout` if one is set.
+pub(crate) async fn with_timeout<T>(
+    timeout: Option<std::time::Duration>,
+    fut: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    match timeout {
+        Some(t) => tokio::time::timeout(t, fut)
+            .await
+            .unwrap_or(Err(Error::Timeout)),
+        None => fut.await,
+    }
+}
+
+impl FrameStream {
+    /// Connects and runs the handshake.
+    pub(crate) async fn connect(info: &ConnectionInfo) -> Result<FrameStream> {
+        let socket = with_timeout(info.connect_timeout, async {
+            Ok(match &info.addr {
+                Addr::Tcp { host, port } => {
+                    let s = TcpStream::connect((host.as_str(), *port))
+                        .await
+                        .map_err(Error::from_io)?;
+                    s.set_nodelay(true)?;
+                    Socket::Tcp(s)
+                }
+                #[cfg(unix)]
+                Addr::Unix(path) => {
+                    Socket::Unix(UnixStream::connect(path).await.map_err(Error::from_io)?)
+                }
+                #[cfg(not(unix))]
+                Addr::Unix(_) => {
+                    return Err(Error::InvalidConfig(
+                        "Unix sockets need a Unix system".into(),
+                    ));
+                }
+            })
+        })
+        .await?;
+        let mut stream = FrameStream {
+            socket,
+            rbuf: BytesMut::with_capacity(16 * 1024),
+            decoder: Decoder::new(),
+        };
+        let steps = handshake::commands(info);
+        if !steps.is_empty() {
+            let mut out = Vec::new();
+            for c in &steps {
+                c.write_to(&mut out);
+            }
+            with_timeout(info.read_timeout, async {
+                stream.write_all(&out).await?;
+                for step in &steps {
+                    let reply = stream.read_frame().await?;
+                    handshake::check(step, reply)?;
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(stream)
+    }
+
+    /// Writes all of `bytes`.
+    pub(crate) async fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
+        self.socket.write_all(bytes).await.map_err(Error::from_io)
+    }
+
+    /// Writes one command.
+    pub(crate) async fn send(&mut self, command: &Cmd) -> Result<()> {
+        self.write_all(&command.to_bytes()).await
+    }
+
+    /// The next frame already in the read buffer, if a whole one is there.
+    pub(crate) fn try_frame(&mut self) -> Result<Option<Value>> {
+        if self.rbuf.is_empty() {
+            return Ok(None);
+        }
+        Ok(self.decoder.decode_bytes(&mut self.rbuf)?)
+    }
+
+    /// Reads more bytes into the buffer; `Ok(false)` when the peer closed.
+    pub(crate) async fn fill(&mut self) -> Result<()> {
+        if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+            self.rbuf.reserve(64 * 1024);
+        }
+        match self.socket.read_buf(&mut self.rbuf).await {
+            Ok(0) => Err(Error::ConnectionClosed),
+            Ok(_) => Ok(()),
+            Err(e) => Err(Error::from_io(e)),
+        }
+    }
+
+    /// Reads the next frame of any kind.
+    pub(crate) async fn read_frame(&mut self) -> Result<Value> {
+        loop {
+            if let Some(frame) = self.try_frame()? {
+                return Ok(frame);
+            }
+            self.fill().await?;
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Turning a pipeline's raw replies into its result, shared by both fronts.
+
+use resp_parser::GenericFrame;
+
+use crate::cmd::Pipeline;
+use crate::error::{Error, Result, ServerError};
+use crate::reply::Value;
+use crate::sync::check_error;
+
+/// Builds the result of `pipeline` from its `replies`, in order.
+///
+/// A plain pipeline gives an array of the replies that are not ignored; an ignored
+/// reply that is an error fails the whole result. An atomic pipeline gives `EXEC`'s
+/// array (ignored entries removed), or null if a watched key changed; a command the
+/// server refused to queue fails it with that command's error.
+pub(crate) fn assemble(pipeline: &Pipeline, mut replies: Vec<Value>) -> Result<Value> {
+    if !pipeline.is_atomic() {
+        let mut kept = Vec::with_capacity(replies.len());
+        for (i, reply) in replies.into_iter().enumerate() {
+            if pipeline.is_ignored(i) {
+                check_error(reply)?;
+            } else {
+                kept.push(reply);
+            }
+        }
+        return Ok(GenericFrame::Array(kept));
+    }
+    let exec = replies.pop().ok_or(Error::ConnectionClosed)?;
+    let mut queued = replies.into_iter();
+    // MULTI's own reply, then one +QUEUED (or a refusal) per command.
+    if let Some(multi) = queued.next() {
+        check_error(multi)?;
+    }
+    for reply in queued {
+        check_error(reply)?;
+    }
+    match check_error(exec)? {
+        GenericFrame::Array(results) => Ok(GenericFrame::Array(
+            results
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !pipeline.is_ignored(*i))
+                .map(|(_, r)| r)
+                .collect(),
+        )),
+        null if null.is_null() => Ok(null),
+        other => Err(Error::Server(ServerError::parse(
+            format!("ERR unexpected EXEC reply: {}", other.kind_name()).as_bytes(),
+        ))),
+    }
+}

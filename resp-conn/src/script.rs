@@ -1,0 +1,182 @@
+//! Lua scripts, called by hash with `EVALSHA` and loaded on demand.
+//!
+//! ```no_run
+//! use resp_conn::{Connection, Script};
+//!
+//! let mut con = Connection::open("redis://127.0.0.1")?;
+//! let script = Script::new("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+//! let n: i64 = script.key("counter").arg(5).invoke(&mut con)?;
+//! # Ok::<(), resp_conn::Error>(())
+//! ```
+//!
+//! A call sends `EVALSHA`; if the server answers `NOSCRIPT` (a new server, a restart, a
+//! `SCRIPT FLUSH`) the script is loaded with `SCRIPT LOAD` and the call repeated. In a
+//! [`Pipeline`](crate::Pipeline), scripts the connection has not loaded yet are loaded
+//! in the same write before the pipeline's commands.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use resp_parser::encode::ToArg;
+
+use crate::cmd::{Cmd, Pipeline, cmd};
+use crate::error::{Error, Result, ServerErrorKind};
+use crate::reply::FromFrame;
+use crate::sync::Connection;
+
+/// A Lua script and its SHA1 hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    source: Arc<str>,
+    hash: String,
+}
+
+impl Script {
+    /// Wraps a script's source, computing its hash.
+    pub fn new(source: &str) -> Script {
+        Script {
+            hash: sha1_smol::Sha1::from(source).digest().to_string(),
+            source: Arc::from(source),
+        }
+    }
+
+    /// The script's SHA1 hash in hex, as `EVALSHA` wants it.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// The script's source.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    pub(crate) fn source_arc(&self) -> Arc<str> {
+        self.source.clone()
+    }
+
+    /// Starts a call with a first key.
+    pub fn key<K: ToArg>(&self, key: K) -> ScriptInvocation<'_> {
+        let mut inv = self.prepare();
+        inv.key(key);
+        inv
+    }
+
+    /// Starts a call with a first argument.
+    pub fn arg<A: ToArg>(&self, arg: A) -> ScriptInvocation<'_> {
+        let mut inv = self.prepare();
+        inv.arg(arg);
+        inv
+    }
+
+    /// Starts a call with no keys or arguments yet.
+    pub fn prepare(&self) -> ScriptInvocation<'_> {
+        ScriptInvocation {
+            script: self,
+            keys: Cmd::new(),
+            args: Cmd::new(),
+        }
+    }
+
+    /// The `SCRIPT LOAD` command for this script.
+    pub fn load_cmd(&self) -> Cmd {
+        let mut c = cmd("SCRIPT");
+        c.arg("LOAD").arg(&*self.source);
+        c
+    }
+}
+
+/// One call of a [`Script`]: its keys (`KEYS[i]`) and arguments (`ARGV[i]`).
+#[derive(Debug, Clone)]
+pub struct ScriptInvocation<'s> {
+    script: &'s Script,
+    keys: Cmd,
+    args: Cmd,
+}
+
+impl<'s> ScriptInvocation<'s> {
+    /// Adds a key.
+    pub fn key<K: ToArg>(&mut self, key: K) -> &mut Self {
+        self.keys.arg(key);
+        self
+    }
+
+    /// Adds an argument.
+    pub fn arg<A: ToArg>(&mut self, arg: A) -> &mut Self {
+        self.args.arg(arg);
+        self
+    }
+
+    /// The script being called.
+    pub fn script(&self) -> &'s Script {
+        self.script
+    }
+
+    /// The `EVALSHA` command for this call.
+    pub fn evalsha(&self) -> Cmd {
+        self.command("EVALSHA", self.script.hash())
+    }
+
+    /// The `EVAL` command for this call (sends the whole source).
+    pub fn eval(&self) -> Cmd {
+        self.command("EVAL", self.script.source())
+    }
+
+    fn command(&self, verb: &str, body: &str) -> Cmd {
+        let mut c = cmd(verb);
+        c.arg(body).arg(self.keys.argc());
+        c.append(&self.keys);
+        c.append(&self.args);
+        c
+    }
+
+    /// Runs the call on a blocking connection, loading the script if the server does
+    /// not have it.
+    pub fn invoke<T: FromFrame>(&self, con: &mut Connection) -> Result<T> {
+        match con.query(&self.evalsha()) {
+            Err(Error::Server(e)) if e.kind == ServerErrorKind::NoScript => {
+                let sha: String = con.query(&self.script.load_cmd())?;
+                con.script_loaded(&sha);
+                con.query(&self.evalsha())
+            }
+            other => other,
+        }
+    }
+}
+
+/// The `SCRIPT LOAD` commands a pipeline needs before it runs on a connection that
+/// has loaded `loaded`.
+pub(crate) fn missing_scripts(pipeline: &Pipeline, loaded: &HashSet<String>) -> Vec<Cmd> {
+    pipeline
+        .scripts()
+        .iter()
+        .filter(|(sha, _)| !loaded.contains(sha))
+        .map(|(_, source)| Script::new(source).load_cmd())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_is_sha1_hex() {
+        // The SHA1 of the empty script, as Redis computes it.
+        assert_eq!(
+            Script::new("").hash(),
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+        );
+    }
+
+    #[test]
+    fn evalsha_lists_keys_then_args() {
+        let s = Script::new("return 1");
+        let mut inv = s.key("k1");
+        inv.key("k2").arg("a");
+        let expected = {
+            let mut c = cmd("EVALSHA");
+            c.arg(s.hash()).arg(2).arg("k1").arg("k2").arg("a");
+            c
+        };
+        assert_eq!(inv.evalsha(), expected);
+    }
+}
