@@ -230,6 +230,15 @@ impl ToArg for Vec<u8> {
     }
 }
 
+impl ToArg for alloc::borrow::Cow<'_, [u8]> {
+    /// Lets a proxy re-encode a parsed [`Request`](crate::request::Request):
+    /// `encode_command(&mut out, &request.args)`.
+    #[inline]
+    fn write_arg<O: Output + ?Sized>(&self, out: &mut O) {
+        blob(out, b'$', self);
+    }
+}
+
 impl ToArg for str {
     #[inline]
     fn write_arg<O: Output + ?Sized>(&self, out: &mut O) {

@@ -29,7 +29,8 @@ use crate::error::{ErrorKind, ParseError};
 use crate::frame::{Attributed, Double, Frame, GenericFrame};
 use crate::limits::Limits;
 use crate::scalar::{
-    Parsed, Step, Stop, int_line, invalid, is_big_number, line_end, parse_double, step,
+    Parsed, Step, Stop, bulk_payload, int_line, invalid, is_big_number, line_end, parse_double,
+    step,
 };
 
 /// Parses one reply from the start of `input` with the default [`Limits`].
@@ -620,37 +621,6 @@ fn close<P>(items: Items<P>) -> Closed<P> {
         } => Closed::Attribute(pairs),
         Items::Pairs { pairs, .. } => Closed::Value(GenericFrame::Map(pairs)),
         Items::Chunks { chunks, .. } => Closed::Value(GenericFrame::StreamedString(chunks)),
-    }
-}
-
-/// Checks the payload of a length-prefixed value whose length `len` was read at
-/// `len_at` and whose data starts at `data`; returns the data's end and the offset
-/// past its CRLF.
-#[inline]
-fn bulk_payload(
-    input: &[u8],
-    len_at: usize,
-    len: i64,
-    data: usize,
-    limits: &Limits,
-) -> Step<(usize, usize)> {
-    let Ok(len) = usize::try_from(len) else {
-        return invalid(len_at, ErrorKind::InvalidLength);
-    };
-    if len > limits.max_bulk_len {
-        return invalid(len_at, ErrorKind::BulkTooLong);
-    }
-    let end = data + len;
-    match input.get(end..end + 2) {
-        Some(b"\r\n") => Ok((end, end + 2)),
-        Some(_) => invalid(end, ErrorKind::MissingCrlf),
-        None => {
-            // Reject a wrong byte as soon as it arrives rather than waiting for two.
-            match input.get(end) {
-                Some(b'\r') | None => Err(Stop::Incomplete),
-                Some(_) => invalid(end, ErrorKind::MissingCrlf),
-            }
-        }
     }
 }
 

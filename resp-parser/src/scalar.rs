@@ -6,6 +6,7 @@
 //! which is what keeps every strict prefix of a valid reply "incomplete".
 
 use crate::error::{ErrorKind, ParseError};
+use crate::limits::Limits;
 
 /// Why a step of the parser did not produce a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,8 +64,10 @@ pub(crate) fn line_end(input: &[u8], start: usize, max_line_len: usize) -> Step<
     }
 }
 
-/// Reads a canonical decimal integer (`0` or `-?[1-9][0-9]*`) terminated by CRLF,
-/// starting at `start`. Returns the value and the offset just past the CRLF.
+/// Reads a canonical decimal integer (`0` or `-?[1-9][0-9]*`, like redis-server's
+/// `string2ll`) and its CRLF, starting at `start`. Returns the value and the offset
+/// just past the CRLF. Reports an error at the first byte that no continuation could
+/// make valid.
 ///
 /// This is the hot path of every header (`*3`, `$5`, `:42`), so it reads digits
 /// directly instead of searching for the CR first.
@@ -75,47 +78,82 @@ pub(crate) fn int_line(input: &[u8], start: usize) -> Step<(i64, usize)> {
     if negative {
         pos += 1;
     }
-    let digits_start = pos;
-    let mut value: u64 = 0;
+    let first = pos;
+    // Magnitude, at most i64::MAX, or i64::MAX + 1 for a negative number.
+    let max = i64::MAX as u64 + u64::from(negative);
+    let mut magnitude: u64 = 0;
     loop {
         let Some(&b) = input.get(pos) else {
             return Err(Stop::Incomplete);
         };
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            break;
+        match b {
+            b'0'..=b'9' => {
+                if pos > first && input[first] == b'0' {
+                    // `01`, `00`: a leading zero.
+                    return invalid(first, ErrorKind::InvalidInteger);
+                }
+                if negative && b == b'0' && pos == first {
+                    // `-0`, and whatever follows it.
+                    return invalid(pos, ErrorKind::InvalidInteger);
+                }
+                magnitude = match magnitude
+                    .checked_mul(10)
+                    .and_then(|m| m.checked_add(u64::from(b - b'0')))
+                {
+                    Some(m) if m <= max => m,
+                    _ => return invalid(pos, ErrorKind::IntegerOverflow),
+                };
+            }
+            b'\r' if pos > first => {
+                return match input.get(pos + 1) {
+                    Some(b'\n') => {
+                        let value = if negative {
+                            0i64.wrapping_sub_unsigned(magnitude)
+                        } else {
+                            magnitude as i64
+                        };
+                        Ok((value, pos + 2))
+                    }
+                    Some(_) => invalid(pos, ErrorKind::InvalidLineEnding),
+                    None => Err(Stop::Incomplete),
+                };
+            }
+            b'\n' if pos > first => return invalid(pos, ErrorKind::InvalidLineEnding),
+            _ => return invalid(pos, ErrorKind::InvalidInteger),
         }
-        if pos > digits_start && input[digits_start] == b'0' {
-            // `05`, `-00`: a leading zero is not canonical.
-            return invalid(digits_start, ErrorKind::InvalidInteger);
-        }
-        value = match value
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(d)))
-        {
-            Some(v) if v <= i64::MAX as u64 + u64::from(negative) => v,
-            _ => return invalid(start, ErrorKind::IntegerOverflow),
-        };
         pos += 1;
     }
-    if pos == digits_start || (negative && value == 0) {
-        // No digits at all, or `-0`.
-        return invalid(start, ErrorKind::InvalidInteger);
-    }
-    if input[pos] != b'\r' {
-        return invalid(pos, ErrorKind::InvalidInteger);
-    }
-    match input.get(pos + 1) {
-        Some(b'\n') => {}
-        Some(_) => return invalid(pos, ErrorKind::InvalidLineEnding),
-        None => return Err(Stop::Incomplete),
-    }
-    let value = if negative {
-        0i64.wrapping_sub_unsigned(value)
-    } else {
-        value as i64
+}
+
+/// Checks the payload of a length-prefixed value whose length `len` was read at
+/// `len_at` and whose data starts at `data`; returns the data's end and the offset
+/// past its CRLF.
+#[inline]
+pub(crate) fn bulk_payload(
+    input: &[u8],
+    len_at: usize,
+    len: i64,
+    data: usize,
+    limits: &Limits,
+) -> Step<(usize, usize)> {
+    let Ok(len) = usize::try_from(len) else {
+        return invalid(len_at, ErrorKind::InvalidLength);
     };
-    Ok((value, pos + 2))
+    if len > limits.max_bulk_len {
+        return invalid(len_at, ErrorKind::BulkTooLong);
+    }
+    let end = data + len;
+    match input.get(end..end + 2) {
+        Some(b"\r\n") => Ok((end, end + 2)),
+        Some(_) => invalid(end, ErrorKind::MissingCrlf),
+        None => {
+            // Reject a wrong byte as soon as it arrives rather than waiting for two.
+            match input.get(end) {
+                Some(b'\r') | None => Err(Stop::Incomplete),
+                Some(_) => invalid(end, ErrorKind::MissingCrlf),
+            }
+        }
+    }
 }
 
 /// Checks the RESP3 double grammar and returns the value.
@@ -171,13 +209,15 @@ mod tests {
         ] {
             assert!(matches!(int_line(bad, 0), Err(Stop::Invalid(_))), "{bad:?}");
         }
-        for overflow in [&b"9223372036854775808\r\n"[..], b"-9223372036854775809\r\n"] {
-            assert_eq!(
-                int_line(overflow, 0),
-                invalid(0, ErrorKind::IntegerOverflow),
-                "{overflow:?}"
-            );
-        }
+        // Overflow is reported at the digit that overflows.
+        assert_eq!(
+            int_line(b"9223372036854775808\r\n", 0),
+            invalid(18, ErrorKind::IntegerOverflow)
+        );
+        assert_eq!(
+            int_line(b"-9223372036854775809\r\n", 0),
+            invalid(19, ErrorKind::IntegerOverflow)
+        );
         for prefix in [&b""[..], b"-", b"12", b"12\r"] {
             assert_eq!(int_line(prefix, 0), Err(Stop::Incomplete));
         }
