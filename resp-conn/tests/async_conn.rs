@@ -1,0 +1,227 @@
+//! The async connections against a real, private redis-server.
+
+use std::time::{Duration, Instant};
+
+use resp_conn::aio::{Connection, MultiplexedConnection, PubSub};
+use resp_conn::{ConnectionInfo, Error, Pipeline, Protocol, Script, cmd};
+use stdnet_test_support::RedisServer;
+
+fn info(server: &RedisServer) -> ConnectionInfo {
+    ConnectionInfo::tcp("127.0.0.1", server.port()).with_read_timeout(Some(Duration::from_secs(10)))
+}
+
+#[tokio::test]
+async fn many_tasks_share_one_multiplexed_handle() {
+    let server = RedisServer::start();
+    for protocol in [Protocol::Resp2, Protocol::Resp3] {
+        let con = MultiplexedConnection::open(info(&server).with_protocol(protocol))
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for task in 0..100 {
+            let con = con.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..50 {
+                    let key = format!("task:{task}:{i}");
+                    let value = format!("{task}-{i}");
+                    con.query::<()>(cmd("SET").arg(&key).arg(&value))
+                        .await
+                        .unwrap();
+                    let back: String = con.query(cmd("GET").arg(&key)).await.unwrap();
+                    assert_eq!(back, value, "a reply went to the wrong caller");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn multiplexed_pipelines_stay_together() {
+    let server = RedisServer::start();
+    let con = MultiplexedConnection::open(info(&server)).await.unwrap();
+    let mut tasks = Vec::new();
+    for task in 0..20i64 {
+        let con = con.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut pipe = Pipeline::new();
+            pipe.atomic();
+            let key = format!("counter:{task}");
+            for _ in 0..10 {
+                pipe.cmd("INCRBY").arg(&key).arg(task);
+            }
+            let values: Vec<i64> = con.query_pipeline(&pipe).await.unwrap();
+            assert_eq!(values, (1..=10).map(|i| i * task).collect::<Vec<_>>());
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let script = Script::new("return #KEYS + #ARGV");
+    let mut pipe = Pipeline::new();
+    pipe.invoke_script(script.key("a").arg(1).arg(2));
+    let (n,): (i64,) = con.query_pipeline(&pipe).await.unwrap();
+    assert_eq!(n, 3);
+    assert_eq!(con.invoke_script::<i64>(&script.arg(1)).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_killed_server_fails_every_caller_then_the_handle_recovers() {
+    let mut server = RedisServer::start();
+    let con = MultiplexedConnection::open(info(&server)).await.unwrap();
+    con.query::<()>(cmd("SET").arg("x").arg(1)).await.unwrap();
+    // A burst of callers, each blocked on the server (BLPOP on a multiplexed handle
+    // holds up everyone behind it: exactly the stalled state to kill it in).
+    let mut tasks = Vec::new();
+    let blocker = con.clone();
+    tasks.push(tokio::spawn(async move {
+        blocker
+            .query::<Option<(String, String)>>(cmd("BLPOP").arg("never").arg(8))
+            .await
+            .map(drop)
+    }));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..49 {
+        let con = con.clone();
+        tasks.push(tokio::spawn(async move {
+            con.query::<i64>(cmd("INCR").arg("x")).await.map(drop)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    server.stop();
+    for t in tasks {
+        let result = tokio::time::timeout(Duration::from_secs(5), t)
+            .await
+            .expect("no caller hangs")
+            .unwrap();
+        let err = result.expect_err("the server died before answering");
+        assert!(err.is_connection_error(), "{err}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // While the server is down, calls fail fast instead of hanging.
+    assert!(
+        con.query::<String>(&cmd("PING"))
+            .await
+            .unwrap_err()
+            .is_connection_error()
+    );
+    server.restart();
+    // The next request reconnects (after backoff from the failed attempt).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match con.query::<String>(&cmd("PING")).await {
+            Ok(pong) => {
+                assert_eq!(pong, "PONG");
+                break;
+            }
+            Err(e) if Instant::now() < deadline => {
+                assert!(e.is_connection_error(), "{e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("did not recover: {e}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn blocking_commands_on_a_dedicated_connection() {
+    let server = RedisServer::start();
+    let mut worker = Connection::open(info(&server)).await.unwrap();
+    let shared = MultiplexedConnection::open(info(&server)).await.unwrap();
+    let pusher = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            // The shared handle is not held up by the worker's BLPOP.
+            let started = Instant::now();
+            shared.query::<String>(&cmd("PING")).await.unwrap();
+            assert!(started.elapsed() < Duration::from_millis(500));
+            shared
+                .query::<i64>(cmd("RPUSH").arg("jobs").arg("job-1"))
+                .await
+                .unwrap();
+        })
+    };
+    let job: Option<(String, String)> =
+        worker.query(cmd("BLPOP").arg("jobs").arg(5)).await.unwrap();
+    assert_eq!(job, Some(("jobs".into(), "job-1".into())));
+    pusher.await.unwrap();
+}
+
+#[tokio::test]
+async fn async_timeouts_fire() {
+    let server = RedisServer::start();
+    let short = ConnectionInfo::tcp("127.0.0.1", server.port())
+        .with_read_timeout(Some(Duration::from_millis(200)));
+    let mut con = Connection::open(short.clone()).await.unwrap();
+    let err = con
+        .query::<Option<String>>(cmd("BLPOP").arg("none").arg(5))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout), "{err}");
+    assert_eq!(
+        con.query::<String>(&cmd("PING")).await.unwrap(),
+        "PONG",
+        "reconnected"
+    );
+    let mux = MultiplexedConnection::open(short).await.unwrap();
+    let err = mux
+        .query::<Option<String>>(cmd("BLPOP").arg("none").arg(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout), "{err}");
+}
+
+#[tokio::test]
+async fn async_pubsub_resumes_after_restart() {
+    let mut server = RedisServer::start();
+    for protocol in [Protocol::Resp2, Protocol::Resp3] {
+        let mut sub = PubSub::open(info(&server).with_protocol(protocol))
+            .await
+            .unwrap();
+        sub.subscribe(["events"]).await.unwrap();
+        let publisher = MultiplexedConnection::open(info(&server)).await.unwrap();
+        publisher
+            .query::<i64>(cmd("PUBLISH").arg("events").arg("first"))
+            .await
+            .unwrap();
+        assert_eq!(
+            sub.next_message().await.unwrap().payload_str(),
+            Some("first")
+        );
+        server.stop();
+        assert!(sub.next_message().await.is_err());
+        server.restart();
+        let publishing = tokio::spawn({
+            let info = info(&server);
+            async move {
+                let p = MultiplexedConnection::open(info).await.unwrap();
+                loop {
+                    if p.query::<i64>(cmd("PUBLISH").arg("events").arg("again"))
+                        .await
+                        .unwrap()
+                        > 0
+                    {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        });
+        let msg = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match sub.next_message().await {
+                    Ok(m) => return m,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        })
+        .await
+        .expect("resubscribed");
+        assert_eq!(msg.payload_str(), Some("again"));
+        publishing.await.unwrap();
+    }
+}
