@@ -20,8 +20,10 @@ use std::sync::Arc;
 use resp_parser::encode::ToArg;
 
 use crate::cmd::{Cmd, Pipeline, cmd};
-use crate::error::{Error, Result, ServerErrorKind};
-use crate::reply::FromFrame;
+use resp_parser::GenericFrame;
+
+use crate::error::Result;
+use crate::reply::{FromFrame, Value};
 use crate::sync::Connection;
 
 /// A Lua script and its SHA1 hash.
@@ -132,15 +134,23 @@ impl<'s> ScriptInvocation<'s> {
     /// Runs the call on a blocking connection, loading the script if the server does
     /// not have it.
     pub fn invoke<T: FromFrame>(&self, con: &mut Connection) -> Result<T> {
-        match con.query(&self.evalsha()) {
-            Err(Error::Server(e)) if e.kind == ServerErrorKind::NoScript => {
-                let sha: String = con.query(&self.script.load_cmd())?;
-                con.script_loaded(&sha);
-                con.query(&self.evalsha())
-            }
-            other => other,
+        let mut reply = con.request(&self.evalsha())?;
+        if is_noscript(&reply) {
+            let sha: String = con.query(&self.script.load_cmd())?;
+            con.script_loaded(&sha);
+            reply = con.request(&self.evalsha())?;
         }
+        T::from_frame(reply)
     }
+}
+
+/// True for a `NOSCRIPT` error reply. Checked on the raw frame, so that it works
+/// whatever type the caller converts the reply to (a `Value` keeps error frames).
+pub(crate) fn is_noscript(reply: &Value) -> bool {
+    matches!(
+        reply.without_attributes(),
+        GenericFrame::SimpleError(text) | GenericFrame::BulkError(text) if text.starts_with(b"NOSCRIPT")
+    )
 }
 
 /// The `SCRIPT LOAD` commands a pipeline needs before it runs on a connection that

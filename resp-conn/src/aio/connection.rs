@@ -4,7 +4,7 @@ use resp_parser::GenericFrame;
 
 use crate::aio::stream::{FrameStream, with_timeout};
 use crate::cmd::{Cmd, Pipeline};
-use crate::error::{Error, Result, ServerErrorKind};
+use crate::error::Result;
 use crate::info::{ConnectionInfo, IntoConnectionInfo};
 use crate::reply::{FromFrame, Value};
 use crate::script::ScriptInvocation;
@@ -94,13 +94,12 @@ impl Connection {
 
     /// Calls a script, loading it if the server does not have it.
     pub async fn invoke_script<T: FromFrame>(&mut self, call: &ScriptInvocation<'_>) -> Result<T> {
-        match self.query(&call.evalsha()).await {
-            Err(Error::Server(e)) if e.kind == ServerErrorKind::NoScript => {
-                self.query::<String>(&call.script().load_cmd()).await?;
-                self.query(&call.evalsha()).await
-            }
-            other => other,
+        let mut reply = self.request(&call.evalsha()).await?;
+        if crate::script::is_noscript(&reply) {
+            self.query::<String>(&call.script().load_cmd()).await?;
+            reply = self.request(&call.evalsha()).await?;
         }
+        T::from_frame(reply)
     }
 
     /// Takes the RESP3 push frames that arrived between replies.

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::aio::stream::{FrameStream, with_timeout};
 use crate::cmd::{Cmd, Pipeline};
-use crate::error::{Error, Result, ServerErrorKind};
+use crate::error::{Error, Result};
 use crate::info::{ConnectionInfo, IntoConnectionInfo, Protocol};
 use crate::reply::{FromFrame, Value};
 use crate::script::ScriptInvocation;
@@ -154,13 +154,12 @@ impl MultiplexedConnection {
 
     /// Calls a script, loading it if the server does not have it.
     pub async fn invoke_script<T: FromFrame>(&self, call: &ScriptInvocation<'_>) -> Result<T> {
-        match self.query(&call.evalsha()).await {
-            Err(Error::Server(e)) if e.kind == ServerErrorKind::NoScript => {
-                self.query::<String>(&call.script().load_cmd()).await?;
-                self.query(&call.evalsha()).await
-            }
-            other => other,
+        let mut reply = self.request(&call.evalsha()).await?;
+        if crate::script::is_noscript(&reply) {
+            self.query::<String>(&call.script().load_cmd()).await?;
+            reply = self.request(&call.evalsha()).await?;
         }
+        T::from_frame(reply)
     }
 
     async fn exchange(&self, bytes: Vec<u8>, count: usize) -> Result<Vec<Value>> {

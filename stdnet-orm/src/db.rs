@@ -1,0 +1,297 @@
+//! The two execution fronts: [`Db`] on a blocking connection, [`AsyncDb`] on the async
+//! multiplexed handle. Both have the same methods (the async ones return futures);
+//! they share everything but the sending, which is why one macro defines both.
+
+use resp_conn::aio::MultiplexedConnection;
+use resp_conn::{Connection, ScriptInvocation, Value};
+
+use crate::error::{Error, Result};
+use crate::field::Field;
+use crate::keys::Keys;
+use crate::model::{Column, Filterable, Model};
+use crate::ops::{self, Output, Row};
+use crate::query::Query;
+
+/// Models on a blocking [`resp_conn::Connection`].
+///
+/// The key namespace comes from the connection's URL (`?namespace=...`) or builder,
+/// or from [`with_namespace`](Db::with_namespace).
+pub struct Db {
+    con: Connection,
+    namespace: String,
+}
+
+/// Models on an async [`resp_conn::aio::MultiplexedConnection`]; cheap to clone and
+/// share between tasks.
+#[derive(Clone)]
+pub struct AsyncDb {
+    con: MultiplexedConnection,
+    namespace: String,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("namespace", &self.namespace)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for AsyncDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncDb")
+            .field("namespace", &self.namespace)
+            .finish()
+    }
+}
+
+impl Db {
+    /// Wraps a connection; the namespace is the connection's.
+    pub fn new(con: Connection) -> Db {
+        let namespace = con.info().namespace.clone().unwrap_or_default();
+        Db { con, namespace }
+    }
+
+    /// Opens a connection from a URL or [`resp_conn::ConnectionInfo`].
+    pub fn open(info: impl resp_conn::IntoConnectionInfo) -> Result<Db> {
+        Ok(Db::new(Connection::open(info)?))
+    }
+
+    /// Uses `namespace` as the key prefix of every model.
+    pub fn with_namespace(mut self, namespace: impl Into<String>) -> Db {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// The underlying connection, for plain Redis commands.
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.con
+    }
+
+    fn eval(&mut self, call: ScriptInvocation<'_>) -> Result<Value> {
+        ops::check(call.invoke::<Value>(&mut self.con)?)
+    }
+
+    fn command(&mut self, command: &resp_conn::Cmd) -> Result<Value> {
+        ops::check(self.con.request(command)?)
+    }
+}
+
+impl AsyncDb {
+    /// Wraps a multiplexed handle; the namespace is the connection's.
+    pub fn new(con: MultiplexedConnection) -> AsyncDb {
+        let namespace = con.info().namespace.clone().unwrap_or_default();
+        AsyncDb { con, namespace }
+    }
+
+    /// Opens a multiplexed connection from a URL or [`resp_conn::ConnectionInfo`].
+    pub async fn open(info: impl resp_conn::IntoConnectionInfo) -> Result<AsyncDb> {
+        Ok(AsyncDb::new(MultiplexedConnection::open(info).await?))
+    }
+
+    /// Uses `namespace` as the key prefix of every model.
+    pub fn with_namespace(mut self, namespace: impl Into<String>) -> AsyncDb {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// The underlying handle, for plain Redis commands.
+    pub fn connection(&self) -> &MultiplexedConnection {
+        &self.con
+    }
+
+    async fn eval(&self, call: ScriptInvocation<'_>) -> Result<Value> {
+        ops::check(self.con.invoke_script::<Value>(&call).await?)
+    }
+
+    async fn command(&self, command: &resp_conn::Cmd) -> Result<Value> {
+        ops::check(self.con.request(command).await?)
+    }
+}
+
+/// Defines the model operations once for both fronts. `[$recv] $s` is the receiver
+/// (`&mut self` or `&self`; `self` is passed in so that the body may name it), `$($async)?` the `async` keyword or nothing, and
+/// `$($aw)*` the `.await` after each send or nothing.
+macro_rules! operations {
+    ($front:ident, [$($recv:tt)*] $s:ident, [$($async:tt)?], [$($aw:tt)*]) => {
+        impl $front {
+            fn keys<M: Model>(&self) -> Keys {
+                Keys::new(&self.namespace, &M::META)
+            }
+
+            /// Saves an instance: inserts it (assigning the next id if its id is 0) or
+            /// updates it, with every index, atomically in one round trip. A unique
+            /// clash writes nothing and is [`Error::Unique`]; validation runs first.
+            pub $($async)? fn save<M: Model>($($recv)* $s, object: &mut M) -> Result<()> {
+                $s.save_all(std::slice::from_mut(object)) $($aw)*
+            }
+
+            /// Saves many instances in one script: all of them, or none if any unique
+            /// value clashes (with stored data or within the batch).
+            pub $($async)? fn save_all<M: Model>($($recv)* $s, objects: &mut [M]) -> Result<()> {
+                if objects.is_empty() {
+                    return Ok(());
+                }
+                let call = ops::save_call(&$s.keys::<M>(), objects.iter(), None)?;
+                let ids = ops::save_reply::<M>($s.eval(call) $($aw)* ?)?;
+                for (object, id) in objects.iter_mut().zip(ids) {
+                    object.set_pk(id);
+                }
+                Ok(())
+            }
+
+            /// Updates only the named fields of a saved instance (and only their
+            /// indexes); other stored fields are left as they are.
+            pub $($async)? fn update<M: Model>($($recv)* $s, object: &M, fields: &[&str]) -> Result<()> {
+                if object.pk() == 0 {
+                    return Err(Error::DoesNotExist { model: M::META.label() });
+                }
+                let call = ops::save_call(&$s.keys::<M>(), [object], Some(fields))?;
+                ops::save_reply::<M>($s.eval(call) $($aw)* ?)?;
+                Ok(())
+            }
+
+            /// Deletes an instance and every index entry of it; false if it did not exist.
+            pub $($async)? fn delete<M: Model>($($recv)* $s, object: &M) -> Result<bool> {
+                let call = ops::delete_call::<M>(&$s.keys::<M>(), &[object.pk()]);
+                let n: i64 = resp_conn::FromFrame::from_frame($s.eval(call) $($aw)* ?)?;
+                Ok(n > 0)
+            }
+
+            /// The instance with this id, or [`Error::DoesNotExist`].
+            pub $($async)? fn get<M: Model>($($recv)* $s, id: u64) -> Result<M> {
+                let reply = $s.command(&ops::get_cmd(&$s.keys::<M>(), id)) $($aw)* ?;
+                ops::decode::<M>(id, reply)?.ok_or_else(|| Error::DoesNotExist { model: M::META.label() })
+            }
+
+            /// The instance whose indexed (typically unique) field equals `value`.
+            pub $($async)? fn get_by<M: Model, T: Field, I: Filterable>(
+                $($recv)* $s,
+                column: Column<M, T, I>,
+                value: T,
+            ) -> Result<M> {
+                $s.one(&Query::all().filter(column.eq(value))) $($aw)*
+            }
+
+            /// Every instance the query matches, in its order and slice.
+            pub $($async)? fn all<M: Model>($($recv)* $s, query: &Query<M>) -> Result<Vec<M>> {
+                let call = ops::query_call(&$s.keys::<M>(), query, Output::Load(&[]))?;
+                ops::decode_loaded($s.eval(call) $($aw)* ?)
+            }
+
+            /// The first instance the query matches, if any.
+            pub $($async)? fn first<M: Model>($($recv)* $s, query: &Query<M>) -> Result<Option<M>> {
+                let query = query.clone().limit(1);
+                Ok($s.all(&query) $($aw)* ?.into_iter().next())
+            }
+
+            /// The one instance the query matches: [`Error::DoesNotExist`] if none,
+            /// [`Error::MultipleObjects`] if more.
+            pub $($async)? fn one<M: Model>($($recv)* $s, query: &Query<M>) -> Result<M> {
+                let query = query.clone().limit(2);
+                let mut found = $s.all(&query) $($aw)* ?;
+                match found.len() {
+                    0 => Err(Error::DoesNotExist { model: M::META.label() }),
+                    1 => Ok(found.remove(0)),
+                    n => Err(Error::MultipleObjects { model: M::META.label(), count: n }),
+                }
+            }
+
+            /// How many instances the query matches (its slice is ignored).
+            pub $($async)? fn count<M: Model>($($recv)* $s, query: &Query<M>) -> Result<usize> {
+                let call = ops::query_call(&$s.keys::<M>(), query, Output::Count)?;
+                Ok(resp_conn::FromFrame::from_frame($s.eval(call) $($aw)* ?)?)
+            }
+
+            /// True if the query matches anything.
+            pub $($async)? fn exists<M: Model>($($recv)* $s, query: &Query<M>) -> Result<bool> {
+                Ok($s.count(query) $($aw)* ? > 0)
+            }
+
+            /// The ids the query matches, in its order and slice.
+            pub $($async)? fn ids<M: Model>($($recv)* $s, query: &Query<M>) -> Result<Vec<u64>> {
+                let call = ops::query_call(&$s.keys::<M>(), query, Output::Ids)?;
+                Ok(resp_conn::FromFrame::from_frame($s.eval(call) $($aw)* ?)?)
+            }
+
+            /// Deletes every instance the query matches (in its slice), in one script;
+            /// returns how many.
+            pub $($async)? fn delete_matching<M: Model>($($recv)* $s, query: &Query<M>) -> Result<usize> {
+                let call = ops::query_call(&$s.keys::<M>(), query, Output::Delete)?;
+                Ok(resp_conn::FromFrame::from_frame($s.eval(call) $($aw)* ?)?)
+            }
+
+            /// One field of every matching instance, in order (`None` where it has no value).
+            pub $($async)? fn values<M: Model, T: Field, I>(
+                $($recv)* $s,
+                query: &Query<M>,
+                column: Column<M, T, I>,
+            ) -> Result<Vec<T>> {
+                let call = ops::query_call(&$s.keys::<M>(), query, Output::Values(column.name()))?;
+                let raw: Vec<Option<bytes::Bytes>> = resp_conn::FromFrame::from_frame($s.eval(call) $($aw)* ?)?;
+                raw.into_iter()
+                    .map(|v| {
+                        T::from_stored(v.as_deref()).map_err(|reason| Error::Decode {
+                            model: M::META.label(),
+                            id: 0,
+                            field: column.name().to_owned(),
+                            reason,
+                        })
+                    })
+                    .collect()
+            }
+
+            /// Only the named fields of every matching instance, as [`Row`]s.
+            pub $($async)? fn load_only<M: Model>($($recv)* $s, query: &Query<M>, fields: &[&'static str]) -> Result<Vec<Row>> {
+                let call = ops::query_call(&$s.keys::<M>(), query, Output::Load(fields))?;
+                ops::decode_rows($s.eval(call) $($aw)* ?)
+            }
+
+            /// The one instance the query matches, or a new one from `create`, saved.
+            /// Returns it and whether it was created. Not atomic: if another client
+            /// creates a clashing instance in between, the save fails with
+            /// [`Error::Unique`] on unique fields.
+            pub $($async)? fn get_or_create<M: Model>(
+                $($recv)* $s,
+                query: &Query<M>,
+                create: impl FnOnce() -> M,
+            ) -> Result<(M, bool)> {
+                match $s.one(query) $($aw)* {
+                    Ok(found) => Ok((found, false)),
+                    Err(Error::DoesNotExist { .. }) => {
+                        let mut created = create();
+                        $s.save(&mut created) $($aw)* ?;
+                        Ok((created, true))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+
+            /// Updates the one instance the query matches with `apply` and saves it, or
+            /// saves a new one from `create`. Returns it and whether it was created.
+            pub $($async)? fn update_or_create<M: Model>(
+                $($recv)* $s,
+                query: &Query<M>,
+                apply: impl FnOnce(&mut M),
+                create: impl FnOnce() -> M,
+            ) -> Result<(M, bool)> {
+                match $s.one(query) $($aw)* {
+                    Ok(mut found) => {
+                        apply(&mut found);
+                        $s.save(&mut found) $($aw)* ?;
+                        Ok((found, false))
+                    }
+                    Err(Error::DoesNotExist { .. }) => {
+                        let mut created = create();
+                        $s.save(&mut created) $($aw)* ?;
+                        Ok((created, true))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    };
+}
+
+operations!(Db, [&mut] self, [], []);
+operations!(AsyncDb, [&] self, [async], [.await]);

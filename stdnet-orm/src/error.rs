@@ -1,0 +1,80 @@
+//! The ORM's errors.
+
+/// A specialized `Result` for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong storing or querying models.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// `get` found no instance.
+    #[error("{model} matching the query does not exist")]
+    DoesNotExist {
+        /// The model's label (`app.name`).
+        model: String,
+    },
+    /// `get` found more than one instance.
+    #[error("get() returned {count} {model} instances, expected one")]
+    MultipleObjects {
+        /// The model's label.
+        model: String,
+        /// How many matched.
+        count: usize,
+    },
+    /// A save would give a unique field a value another instance already has; nothing
+    /// was written.
+    #[error("{model}.{field} must be unique: {value:?} is taken")]
+    Unique {
+        /// The model's label.
+        model: String,
+        /// The unique field.
+        field: String,
+        /// The clashing value.
+        value: String,
+    },
+    /// An instance failed validation; nothing was sent.
+    #[error("invalid {field}: {reason}")]
+    Validation {
+        /// The field (or `__all__` for the instance as a whole).
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// Stored data does not fit the model (someone wrote `abc` into an integer field).
+    #[error("cannot decode {model} {id} field {field}: {reason}")]
+    Decode {
+        /// The model's label.
+        model: String,
+        /// The instance's id.
+        id: u64,
+        /// The field.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A query on a field without an index, or on a field the model does not have.
+    #[error("cannot {operation} on {model}.{field}: {reason}")]
+    InvalidQuery {
+        /// The model's label.
+        model: String,
+        /// The field.
+        field: String,
+        /// The operation (filter, sort...).
+        operation: &'static str,
+        /// Why not.
+        reason: String,
+    },
+    /// The connection or the server failed.
+    #[error(transparent)]
+    Connection(#[from] resp_conn::Error),
+}
+
+impl Error {
+    /// A validation error, for use in `validate` hooks.
+    pub fn validation(field: impl Into<String>, reason: impl Into<String>) -> Error {
+        Error::Validation {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! How field values are stored: one hash field each, as text or bytes.
+//!
+//! | Rust type | stored as | index kind |
+//! |---|---|---|
+//! | `String` | the UTF-8 text | equality sets, and a lexicographic sorted set for `startswith` |
+//! | integers, `f32`, `f64` | decimal text (`1.5`, `-3`) | equality sets and a sorted set (score = value) |
+//! | `bool` | `1` / `0` | equality sets |
+//! | `Vec<u8>` | the bytes | equality sets |
+//! | [`Date`](crate::Date) (`chrono::NaiveDate`) | `2024-05-17` | equality sets and a sorted set (score = days since 1970-01-01) |
+//! | [`Timestamp`](crate::Timestamp) (`chrono::DateTime<Utc>`) | RFC 3339 with microseconds, `2024-05-17T10:00:00.000000Z` | equality sets and a sorted set (score = seconds since the epoch) |
+//! | unit-only enums (`#[derive(FieldEnum)]`) | the variant's name | equality sets |
+//! | `Option<T>` | as `T`; `None` is no hash field at all | as `T`, with no entry for `None` |
+//! | any serde type with `#[model(json)]` | JSON text | not indexable |
+//!
+//! Implement [`Field`] to store a type of your own.
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+
+/// What an index on a field can answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// Text: equality and prefix (`startswith`) lookups, alphabetical sorting.
+    Text,
+    /// A number (or date): equality, ranges and numeric ordering.
+    Number,
+    /// Anything else: equality only.
+    Other,
+}
+
+/// A type that can be stored in a model field.
+pub trait Field: Sized {
+    /// What an index on this type can answer.
+    const KIND: FieldKind;
+
+    /// The stored bytes, or `None` for "no value" (the hash field is left out).
+    fn to_stored(&self) -> Option<Vec<u8>>;
+
+    /// Reads the stored bytes (`None` when the hash has no such field). The error
+    /// says what is wrong; the caller adds the model, id and field.
+    fn from_stored(stored: Option<&[u8]>) -> Result<Self, String>;
+
+    /// The sorted-set score of a number or date, for range queries and ordering.
+    fn score(&self) -> Option<f64> {
+        None
+    }
+}
+
+/// A field type whose index supports ranges (`gt`, `lt`, `between`) and numeric order.
+pub trait NumericField: Field {}
+
+/// A field type whose index supports `startswith`.
+pub trait TextField: Field {}
+
+fn require(stored: Option<&[u8]>) -> Result<&[u8], String> {
+    stored.ok_or_else(|| "missing value".to_owned())
+}
+
+fn text(stored: Option<&[u8]>) -> Result<&str, String> {
+    std::str::from_utf8(require(stored)?).map_err(|_| "not UTF-8 text".to_owned())
+}
+
+impl Field for String {
+    const KIND: FieldKind = FieldKind::Text;
+    fn to_stored(&self) -> Option<Vec<u8>> {
+        Some(self.as_bytes().to_vec())
+    }
+    fn from_stored(stored: Option<&[u8]>) -> Result<Self, String> {
+        text(stored).map(str::to_owned)
+    }
+}
+impl TextField for String {}
+
+impl Field for Vec<u8> {
+    const KIND: FieldKind = FieldKind::Other;
+    fn to_stored(&self) -> Option<Vec<u8>> {
+        Some(self.clone())
+    }
+    fn from_stored(stored: Option<&[u8]>) -> Result<Self, String> {
+        require(stored).map(<[u8]>::to_vec)
+    }
+}
+
+impl Field for bool {
+    const KIND: FieldKind = FieldKind::Other;
+    fn to_stored(&self) -> Option<Vec<u8>> {
+        Some(if *self { b"1".to_vec() } else { b"0".to_vec() })
+    }
+    fn from_stored(stored: Option<&[u8]>) -> Result<Self, String> {
+        match require(stored)? {
+            b"1" => Ok(true),
+            b"0" => Ok(false),
+            other => Err(format!(
+                "{:?} is not a bool (1 or 0)",
+                String::from_utf8_lossy(other)
+            )),
+        }
+    }
+}
+
+macro_rules! numbers {
+    ($($t:ty),*) => {$(
+        impl Field for $t {
+            const KIND: FieldKind = FieldKind::Number;
+            fn to_stored(&self) -> Option<Vec<u8>> {
+                Some(self.to_string().into_bytes())
+            }
+            fn from_stored(stored: Option<&[u8]>) -> Result<Self, String> {
+                let t = text(stored)?;
+                t.parse().map_err(|_| format!("{t:?} is not a {}", stringify!($t)))
+            }
+            fn score(&self) -> Option<f64> {
+                Some(*self as f64)
+            }
+        }
+        impl NumericField for $t {}
+    )*};
+}
+
+numbers!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64);
+
+/// A calendar date.
+pub type Date = NaiveDate;
+/// A point in time, in UTC.
+pub type Timestamp = DateTime<Utc>;
+
+impl Field for NaiveDate {
+    const KIND: FieldKind = FieldKind::Number;
+    fn to_stored(&self) -> Option<Vec<u8>> {
+        Some(self.format("%Y-%m-%d").to_string().into_bytes())
+    }
+    fn from_stored(stored: Option<&[u8]>) -> Result<Self, String> {
+        let t = text(stored)?;
+        NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|e| format!("{t:?} is not a date: {e}"))
+    }
+    fn score(&self) -> Option<f64> {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+        Some((*self - epoch).num_days() as f64)
+    }
+}
+impl NumericField for NaiveDate {}
+
+impl Field for DateTime<Utc> {
+    const KIND: FieldKind = FieldKind::Number;
+    fn to_stored(&self) -> Option<Vec<u8>> {
+        Some(
+            self.to_rfc3339_opts(SecondsFormat::Micros, true)
+                .into_bytes(),
+        )
+    }
+    fn from_stored(stored: Option<&[u8]>) -> Result<Self, String> {
+        let t = text(stored)?;
+        DateTime::parse_from_rfc3339(t)
+            .map(|d| d.with_timezone(&Utc))
+            .map_err(|e| format!("{t:?} is not a timestamp: {e}"))
+    }
+    fn score(&self) -> Option<f64> {
+        Some(self.timestamp() as f64 + f64::from(self.timestamp_subsec_micros()) / 1e6)
+    }
+}
+impl NumericField for DateTime<Utc> {}
+
+impl<T: Field> Field for Option<T> {
+    const KIND: FieldKind = T::KIND;
+    fn to_stored(&self) -> Option<Vec<u8>> {
+        self.as_ref().and_then(T::to_stored)
+    }
+    fn from_stored(stored: Option<&[u8]>) -> Result<Self, String> {
+        match stored {
+            None => Ok(None),
+            Some(_) => T::from_stored(stored).map(Some),
+        }
+    }
+    fn score(&self) -> Option<f64> {
+        self.as_ref().and_then(T::score)
+    }
+}
+impl<T: NumericField> NumericField for Option<T> {}
+impl<T: TextField> TextField for Option<T> {}
+
+/// Stores a serde value as JSON text (used by `#[model(json)]`).
+pub fn json_to_stored<T: serde::Serialize>(value: &T) -> Option<Vec<u8>> {
+    serde_json::to_vec(value).ok()
+}
+
+/// Reads a serde value from JSON text (used by `#[model(json)]`).
+pub fn json_from_stored<T: serde::de::DeserializeOwned>(
+    stored: Option<&[u8]>,
+) -> Result<T, String> {
+    serde_json::from_slice(require(stored)?).map_err(|e| format!("invalid JSON: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: Field + PartialEq + std::fmt::Debug>(v: T) {
+        let stored = v.to_stored();
+        assert_eq!(T::from_stored(stored.as_deref()).unwrap(), v);
+    }
+
+    #[test]
+    fn values_round_trip() {
+        round_trip(String::from("héllo"));
+        round_trip(-42i64);
+        round_trip(u64::MAX);
+        round_trip(0.1f64);
+        round_trip(1e300f64);
+        round_trip(true);
+        round_trip(vec![0u8, 255]);
+        round_trip(NaiveDate::from_ymd_opt(2024, 2, 29).unwrap());
+        round_trip(
+            "2024-05-17T10:00:00.123456Z"
+                .parse::<DateTime<Utc>>()
+                .unwrap(),
+        );
+        round_trip(Some(5u32));
+        round_trip(None::<u32>);
+    }
+
+    #[test]
+    fn bad_stored_values_say_why() {
+        assert!(
+            u32::from_stored(Some(b"abc"))
+                .unwrap_err()
+                .contains("not a u32")
+        );
+        assert!(u32::from_stored(None).unwrap_err().contains("missing"));
+        assert!(bool::from_stored(Some(b"yes")).is_err());
+        assert!(NaiveDate::from_stored(Some(b"2024-13-01")).is_err());
+    }
+
+    #[test]
+    fn scores_order_like_values() {
+        let a = NaiveDate::from_ymd_opt(1969, 12, 31).unwrap();
+        let b = NaiveDate::from_ymd_opt(1970, 1, 2).unwrap();
+        assert_eq!((a.score(), b.score()), (Some(-1.0), Some(1.0)));
+        assert_eq!((-3i32).score(), Some(-3.0));
+    }
+}

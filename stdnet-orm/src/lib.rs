@@ -1,0 +1,95 @@
+//! stdnet-orm: models stored in Redis, with secondary indexes and server-side queries,
+//! on nothing but core Redis (no modules).
+//!
+//! ```no_run
+//! use stdnet_orm::{Db, Model, Order, Timestamp};
+//!
+//! #[derive(Model, Debug)]
+//! #[model(app = "auth", name = "user")]
+//! struct User {
+//!     id: u64,
+//!     #[model(unique)]
+//!     username: String,
+//!     #[model(index)]
+//!     country: String,
+//!     #[model(index)]
+//!     age: u32,
+//!     score: f64,
+//!     bio: Option<String>,
+//! }
+//!
+//! let mut db = Db::open("redis://127.0.0.1/0?namespace=demo:")?;
+//! let mut ann = User { id: 0, username: "ann".into(), country: "IT".into(), age: 31, score: 9.5, bio: None };
+//! db.save(&mut ann)?; // ann.id is now 1
+//! let adults = db.all(
+//!     &User::objects()
+//!         .filter(User::AGE.gte(18))
+//!         .filter(User::COUNTRY.is_in(["IT".to_string(), "FR".to_string()]))
+//!         .sort_by(User::SCORE, Order::Desc)
+//!         .limit(10),
+//! )?;
+//! # Ok::<(), stdnet_orm::Error>(())
+//! ```
+//!
+//! # Model
+//!
+//! Each instance is one Redis hash. `#[derive(Model)]` maps a struct with named
+//! fields: the primary key is the `id: u64` field (or the one marked
+//! `#[model(pk)]`; 0 means "not saved yet"), `#[model(index)]` and
+//! `#[model(unique)]` add indexes, `#[model(json)]` stores any serde type as JSON,
+//! `#[model(default)]` or `#[model(default = "expr")]` fills a field missing from the
+//! hash, and `#[model(validate = path)]` on the struct names a
+//! `fn(&Self) -> Result<(), Error>` run before every save. Field types: see
+//! [`field`]. Unit-only enums derive [`FieldEnum`] to be stored by variant name.
+//!
+//! The derive also generates one typed [`Column`] constant per field (`User::AGE`)
+//! and `User::objects()`, the query of every instance.
+//!
+//! # Keys
+//!
+//! The layout is documented in [`keys`]; every key of a model shares one hash tag,
+//! so the whole model lives in one Redis Cluster slot.
+//!
+//! # Writes
+//!
+//! Saves and deletes are Lua scripts: one round trip, atomic, indexes always in step
+//! with the hashes. See [`Db::save`], [`Db::save_all`], [`Db::update`], [`Db::delete`].
+//!
+//! # Queries
+//!
+//! See [`query`]: filters, excludes, unions, intersections, sorting and slicing run
+//! server-side in one script call.
+//!
+//! # Sync and async
+//!
+//! [`Db`] runs on a blocking [`resp_conn::Connection`], [`AsyncDb`] on the async
+//! multiplexed handle; their methods are the same.
+#![deny(missing_docs)]
+
+// Lets the derive's `::stdnet_orm::` paths resolve inside this crate's own tests.
+extern crate self as stdnet_orm;
+
+mod db;
+pub mod error;
+pub mod field;
+pub mod keys;
+pub mod model;
+mod ops;
+pub mod query;
+
+pub use db::{AsyncDb, Db};
+pub use error::{Error, Result};
+pub use field::{Date, Field, FieldKind, NumericField, TextField, Timestamp};
+pub use model::{
+    Column, FieldMeta, Filterable, IndexKind, Indexed, Model, ModelMeta, Plain, Unique,
+};
+pub use ops::Row;
+pub use query::{Filter, Order, Query};
+pub use stdnet_orm_derive::{FieldEnum, Model};
+
+/// Re-exports the generated code needs; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::field::{json_from_stored, json_to_stored};
+    pub use bytes::Bytes;
+}

@@ -1,0 +1,74 @@
+-- Shared by the save, delete and query scripts of stdnet-orm.
+--
+-- ARGV starts with the model's key prefix (its hash tag, e.g. `{ns.auth.user}`), its
+-- label for error messages, and its field table: a count, then each field's name and
+-- flags. Flags: `u` unique, `i` indexed, `n` numeric (sorted set by value), `t` text
+-- (lexicographic sorted set for prefix lookups). Every key a script touches starts
+-- with the prefix, so all of them live in one cluster slot.
+
+local prefix = ARGV[1]
+local label = ARGV[2]
+local nfields = tonumber(ARGV[3])
+local names, flags = {}, {}
+local argp = 4
+for i = 1, nfields do
+  names[i] = ARGV[argp]
+  flags[i] = ARGV[argp + 1]
+  argp = argp + 2
+end
+
+local function has(flag_string, f)
+  return string.find(flag_string, f, 1, true) ~= nil
+end
+
+local function obj_key(id) return prefix .. ':obj:' .. id end
+local function idx_key(i, value) return prefix .. ':idx:' .. names[i] .. ':' .. value end
+local function num_key(i) return prefix .. ':num:' .. names[i] end
+local function lex_key(i) return prefix .. ':lex:' .. names[i] end
+local function uni_key(i) return prefix .. ':uni:' .. names[i] end
+local ids_zset = prefix .. ':id'
+
+-- Removes the index entries of field i holding `value` for instance `id`.
+local function unindex(i, id, value)
+  local f = flags[i]
+  if has(f, 'u') and redis.call('HGET', uni_key(i), value) == id then
+    redis.call('HDEL', uni_key(i), value)
+  end
+  if has(f, 'i') or has(f, 'u') then
+    redis.call('SREM', idx_key(i, value), id)
+  end
+  if has(f, 'n') then redis.call('ZREM', num_key(i), id) end
+  if has(f, 't') then redis.call('ZREM', lex_key(i), value .. '\0' .. id) end
+end
+
+-- Adds the index entries of field i holding `value` (numeric score `score`).
+local function index(i, id, value, score)
+  local f = flags[i]
+  if has(f, 'u') then redis.call('HSET', uni_key(i), value, id) end
+  if has(f, 'i') or has(f, 'u') then redis.call('SADD', idx_key(i, value), id) end
+  if has(f, 'n') and score ~= '' then redis.call('ZADD', num_key(i), score, id) end
+  if has(f, 't') then redis.call('ZADD', lex_key(i), 0, value .. '\0' .. id) end
+end
+
+-- The indexed fields' numbers, for reading old values before a change.
+local indexed = {}
+for i = 1, nfields do
+  if flags[i] ~= '' then indexed[#indexed + 1] = i end
+end
+
+-- Deletes instance `id` with every index entry; returns 1 if it existed.
+local function delete_instance(id)
+  local key = obj_key(id)
+  if redis.call('EXISTS', key) == 0 then return 0 end
+  if #indexed > 0 then
+    local fields = {}
+    for k, i in ipairs(indexed) do fields[k] = names[i] end
+    local old = redis.call('HMGET', key, unpack(fields))
+    for k, i in ipairs(indexed) do
+      if old[k] then unindex(i, id, old[k]) end
+    end
+  end
+  redis.call('DEL', key)
+  redis.call('ZREM', ids_zset, id)
+  return 1
+end

@@ -1,0 +1,365 @@
+//! What each operation sends and how its reply is read, shared by the sync and async
+//! fronts: they differ only in how they send.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use resp_conn::{Cmd, FromFrame, Script, ScriptInvocation, Value, cmd};
+
+use crate::error::{Error, Result};
+use crate::keys::Keys;
+use crate::model::{FieldMeta, Model};
+use crate::query::{Cond, Order, Query};
+
+const COMMON: &str = include_str!("lua/common.lua");
+
+fn script(cell: &'static OnceLock<Script>, body: &str) -> &'static Script {
+    cell.get_or_init(|| Script::new(&format!("{COMMON}\n{body}")))
+}
+
+/// The save script (insert or update a batch).
+pub(crate) fn save_script() -> &'static Script {
+    static CELL: OnceLock<Script> = OnceLock::new();
+    script(&CELL, include_str!("lua/save.lua"))
+}
+
+/// The delete script.
+pub(crate) fn delete_script() -> &'static Script {
+    static CELL: OnceLock<Script> = OnceLock::new();
+    script(&CELL, include_str!("lua/delete.lua"))
+}
+
+/// The query script.
+pub(crate) fn query_script() -> &'static Script {
+    static CELL: OnceLock<Script> = OnceLock::new();
+    script(&CELL, include_str!("lua/query.lua"))
+}
+
+/// Starts an invocation with the common header: prefix, label, field table.
+fn header<'s>(script: &'s Script, keys: &Keys, fields: &[&FieldMeta]) -> ScriptInvocation<'s> {
+    let mut inv = script.prepare();
+    inv.arg(keys.prefix()).arg(keys.label()).arg(fields.len());
+    for f in fields {
+        inv.arg(f.name).arg(f.script_flags());
+    }
+    inv
+}
+
+fn all_fields<M: Model>() -> Vec<&'static FieldMeta> {
+    M::META.fields.iter().collect()
+}
+
+/// The field's position in the model's field table, or an error naming it.
+pub(crate) fn field_number<M: Model>(name: &str, operation: &'static str) -> Result<usize> {
+    M::META
+        .fields
+        .iter()
+        .position(|f| f.name == name)
+        .map(|i| i + 1)
+        .ok_or_else(|| Error::InvalidQuery {
+            model: M::META.label(),
+            field: name.to_owned(),
+            operation,
+            reason: "the model has no such stored field".into(),
+        })
+}
+
+/// The save of `objects` (all fields, or only `only` for a partial update).
+pub(crate) fn save_call<'a, M: Model>(
+    keys: &Keys,
+    objects: impl IntoIterator<Item = &'a M>,
+    only: Option<&[&str]>,
+) -> Result<ScriptInvocation<'static>> {
+    let chosen: Vec<(usize, &'static FieldMeta)> = match only {
+        None => M::META.fields.iter().enumerate().collect(),
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                M::META
+                    .fields
+                    .iter()
+                    .enumerate()
+                    .find(|(_, f)| f.name == *n)
+                    .ok_or_else(|| Error::InvalidQuery {
+                        model: M::META.label(),
+                        field: (*n).to_owned(),
+                        operation: "update",
+                        reason: "the model has no such stored field".into(),
+                    })
+            })
+            .collect::<Result<_>>()?,
+    };
+    let metas: Vec<&FieldMeta> = chosen.iter().map(|(_, f)| *f).collect();
+    let mut inv = header(save_script(), keys, &metas);
+    inv.key(keys.counter()).key(keys.ids());
+    let objects: Vec<&M> = objects.into_iter().collect();
+    inv.arg(objects.len());
+    for obj in objects {
+        obj.validate()?;
+        inv.arg(obj.pk());
+        for (i, _) in &chosen {
+            match obj.field_value(*i) {
+                Some(value) => inv.arg("1").arg(value),
+                None => inv.arg("0").arg(""),
+            };
+            match obj.field_score(*i) {
+                Some(score) => inv.arg(score),
+                None => inv.arg(""),
+            };
+        }
+    }
+    Ok(inv)
+}
+
+/// Reads the save reply: the ids, in order, or the unique clash.
+pub(crate) fn save_reply<M: Model>(reply: Value) -> Result<Vec<u64>> {
+    let items: Vec<Value> = Vec::from_frame(reply)?;
+    let mut items = items.into_iter();
+    let status: String = items
+        .next()
+        .map(String::from_frame)
+        .transpose()?
+        .unwrap_or_default();
+    if status == "unique" {
+        let field: String = items
+            .next()
+            .map(String::from_frame)
+            .transpose()?
+            .unwrap_or_default();
+        let value: Bytes = items
+            .next()
+            .map(Bytes::from_frame)
+            .transpose()?
+            .unwrap_or_default();
+        return Err(Error::Unique {
+            model: M::META.label(),
+            field,
+            value: String::from_utf8_lossy(&value).into_owned(),
+        });
+    }
+    items.map(|v| Ok(u64::from_frame(v)?)).collect()
+}
+
+/// The delete of instances by id.
+pub(crate) fn delete_call<M: Model>(keys: &Keys, ids: &[u64]) -> ScriptInvocation<'static> {
+    let mut inv = header(delete_script(), keys, &all_fields::<M>());
+    inv.key(keys.ids());
+    for id in ids {
+        inv.arg(*id);
+    }
+    inv
+}
+
+/// `HGETALL` of one instance.
+pub(crate) fn get_cmd(keys: &Keys, id: u64) -> Cmd {
+    let mut c = cmd("HGETALL");
+    c.arg(keys.instance(id));
+    c
+}
+
+/// Decodes an instance from its hash; `None` if the hash is empty (no such instance).
+pub(crate) fn decode<M: Model>(id: u64, fields: Value) -> Result<Option<M>> {
+    let map: HashMap<String, Bytes> = HashMap::from_frame(fields)?;
+    if map.is_empty() {
+        return Ok(None);
+    }
+    M::from_stored(id, &|name| map.get(name).cloned()).map(Some)
+}
+
+/// What a query returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Output<'f> {
+    Ids,
+    Count,
+    Load(&'f [&'static str]),
+    Values(&'static str),
+    Delete,
+}
+
+/// The invocation that runs `query` with output `out`.
+pub(crate) fn query_call<M: Model>(
+    keys: &Keys,
+    query: &Query<M>,
+    out: Output<'_>,
+) -> Result<ScriptInvocation<'static>> {
+    let mut inv = header(query_script(), keys, &all_fields::<M>());
+    inv.key(keys.ids());
+    emit::<M>(&mut inv, &query.cond)?;
+    inv.arg("end");
+    if let Some((field, order)) = query.sort {
+        let how = sort_how::<M>(field)?;
+        let number = if how == "id" {
+            0
+        } else {
+            field_number::<M>(field, "sort")?
+        };
+        inv.arg("sort").arg(how).arg(number);
+        inv.arg(if order == Order::Desc { "desc" } else { "asc" });
+    }
+    inv.arg("slice")
+        .arg(query.offset)
+        .arg(query.limit.map_or(-1, |l| l as i64));
+    inv.arg("out");
+    match out {
+        Output::Ids => inv.arg("ids"),
+        Output::Count => inv.arg("count"),
+        Output::Delete => inv.arg("delete"),
+        Output::Values(field) => inv.arg("values").arg(field_number::<M>(field, "values")?),
+        Output::Load(fields) => {
+            inv.arg("load").arg(fields.len());
+            for f in fields {
+                inv.arg(field_number::<M>(f, "load")?);
+            }
+            &mut inv
+        }
+    };
+    Ok(inv)
+}
+
+fn sort_how<M: Model>(field: &str) -> Result<&'static str> {
+    use crate::field::FieldKind;
+    if field == M::META.pk {
+        return Ok("id");
+    }
+    let meta = M::META.field(field).ok_or_else(|| Error::InvalidQuery {
+        model: M::META.label(),
+        field: field.to_owned(),
+        operation: "sort",
+        reason: "the model has no such stored field".into(),
+    })?;
+    Ok(match meta.kind {
+        // Every instance has a score only if the field cannot be empty.
+        FieldKind::Number if meta.is_indexed() && !meta.nullable => "score",
+        FieldKind::Number => "number",
+        FieldKind::Text | FieldKind::Other => "alpha",
+    })
+}
+
+/// Writes a condition as postfix program steps.
+fn emit<M: Model>(inv: &mut ScriptInvocation<'_>, cond: &Cond) -> Result<()> {
+    let indexed = |name: &str| -> Result<usize> {
+        let n = field_number::<M>(name, "filter")?;
+        if !M::META.fields[n - 1].is_indexed() {
+            return Err(Error::InvalidQuery {
+                model: M::META.label(),
+                field: name.to_owned(),
+                operation: "filter",
+                reason: "the field has no index (add #[model(index)])".into(),
+            });
+        }
+        Ok(n)
+    };
+    match cond {
+        Cond::All => {
+            inv.arg("all");
+        }
+        Cond::Eq(field, value) => {
+            inv.arg("eq").arg(indexed(field)?).arg(value.as_slice());
+        }
+        Cond::In(field, values) => {
+            inv.arg("in").arg(indexed(field)?).arg(values.len());
+            for v in values {
+                inv.arg(v.as_slice());
+            }
+        }
+        Cond::Range(field, min, max) => {
+            inv.arg("range")
+                .arg(indexed(field)?)
+                .arg(min.as_str())
+                .arg(max.as_str());
+        }
+        Cond::Prefix(field, prefix) => {
+            inv.arg("prefix")
+                .arg(indexed(field)?)
+                .arg(prefix.as_slice());
+        }
+        Cond::And(items) | Cond::Or(items) => {
+            for item in items {
+                emit::<M>(inv, item)?;
+            }
+            let op = if matches!(cond, Cond::And(_)) {
+                "and"
+            } else {
+                "or"
+            };
+            inv.arg(op).arg(items.len());
+        }
+        Cond::Diff(a, b) => {
+            emit::<M>(inv, a)?;
+            emit::<M>(inv, b)?;
+            inv.arg("diff");
+        }
+    }
+    Ok(())
+}
+
+/// Decodes a `load` reply into instances.
+pub(crate) fn decode_loaded<M: Model>(reply: Value) -> Result<Vec<M>> {
+    let rows: Vec<(u64, Value)> = Vec::from_frame(reply)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, fields) in rows {
+        // An instance deleted between the index read and HGETALL cannot happen inside
+        // one script; an empty hash would mean a broken index, so report it.
+        match decode::<M>(id, fields)? {
+            Some(m) => out.push(m),
+            None => {
+                return Err(Error::Decode {
+                    model: M::META.label(),
+                    id,
+                    field: M::META.pk.to_owned(),
+                    reason: "indexed but has no hash".into(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A row of chosen fields, from [`Db::load_only`](crate::Db::load_only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// The instance's id.
+    pub id: u64,
+    fields: HashMap<String, Bytes>,
+}
+
+impl Row {
+    /// The value of one loaded field, decoded as the column's type.
+    pub fn get<M: Model, T: crate::field::Field, I>(
+        &self,
+        column: crate::model::Column<M, T, I>,
+    ) -> Result<T> {
+        T::from_stored(self.fields.get(column.name()).map(|b| &b[..])).map_err(|reason| {
+            Error::Decode {
+                model: M::META.label(),
+                id: self.id,
+                field: column.name().to_owned(),
+                reason,
+            }
+        })
+    }
+
+    /// The stored bytes of a field, if it was loaded and has a value.
+    pub fn raw(&self, field: &str) -> Option<&Bytes> {
+        self.fields.get(field)
+    }
+}
+
+/// Decodes a `load` reply of chosen fields into rows.
+pub(crate) fn decode_rows(reply: Value) -> Result<Vec<Row>> {
+    let rows: Vec<(u64, HashMap<String, Bytes>)> = Vec::from_frame(reply)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, fields)| Row { id, fields })
+        .collect())
+}
+
+/// Turns an error reply into an error.
+pub(crate) fn check(reply: Value) -> Result<Value> {
+    if reply.is_error() {
+        // Converting an error frame yields the server error.
+        <()>::from_frame(reply.clone())?;
+    }
+    Ok(reply)
+}
