@@ -46,6 +46,7 @@ local top = tonumber(redis.call('GET', counter) or '0')
 for _, inst in ipairs(batch) do
   if inst.id == '0' then
     inst.id = tostring(redis.call('INCR', counter))
+    inst.new = true
   elseif tonumber(inst.id) > top then
     redis.call('SET', counter, inst.id)
     top = tonumber(inst.id)
@@ -57,7 +58,8 @@ local result = { 'ok' }
 for _, inst in ipairs(batch) do
   local id = inst.id
   local key = obj_key(id)
-  if #indexed > 0 then
+  -- A new id has no hash yet, so no old index entries to move.
+  if #indexed > 0 and not inst.new then
     local fields = {}
     for k, i in ipairs(indexed) do fields[k] = names[i] end
     local old = redis.call('HMGET', key, unpack(fields))
