@@ -103,7 +103,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
-    let italians = User::objects().filter(User::COUNTRY.eq("IT".into()));
+    let italians = User::objects().filter(User::COUNTRY.eq("IT"));
     println!("users in IT: {}", db.count(&italians)?);
     println!(
         "names starting with 'c' or 'd': {:?}",
@@ -128,7 +128,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // Update one field; its index moves with it.
-    let mut bob = db.get_by(User::USERNAME, "bob".into())?;
+    let mut bob = db.get_by(User::USERNAME, "bob")?;
     bob.age = 18;
     db.update(&bob, &["age"])?;
     println!(

@@ -168,7 +168,7 @@ macro_rules! operations {
             pub $($async)? fn get_by<M: Model, T: Field, I: Filterable>(
                 $($recv)* $s,
                 column: Column<M, T, I>,
-                value: T,
+                value: impl crate::query::IntoField<T>,
             ) -> Result<M> {
                 $s.one(&Query::all().filter(column.eq(value))) $($aw)*
             }

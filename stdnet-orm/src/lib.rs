@@ -24,7 +24,7 @@
 //! let adults = db.all(
 //!     &User::objects()
 //!         .filter(User::AGE.gte(18))
-//!         .filter(User::COUNTRY.is_in(["IT".to_string(), "FR".to_string()]))
+//!         .filter(User::COUNTRY.is_in(["IT", "FR"]))
 //!         .sort_by(User::SCORE, Order::Desc)
 //!         .limit(10),
 //! )?;
@@ -44,6 +44,25 @@
 //!
 //! The derive also generates one typed [`Column`] constant per field (`User::AGE`)
 //! and `User::objects()`, the query of every instance.
+//!
+//! A struct that cannot be mapped is a compile error that says why: no primary key,
+//! a primary key that is not `u64`, an index on a JSON field, a field type that is
+//! not a [`Field`], an enum variant with data under [`FieldEnum`]:
+//!
+//! ```compile_fail
+//! #[derive(stdnet_orm::Model)]
+//! struct NoKey { name: String } // "a model needs a primary key: a field `id: u64`..."
+//! ```
+//!
+//! ```compile_fail
+//! #[derive(stdnet_orm::Model)]
+//! struct Doc { id: u64, #[model(json, index)] body: Vec<String> } // "a #[model(json)] field cannot be indexed"
+//! ```
+//!
+//! ```compile_fail
+//! #[derive(stdnet_orm::Model)]
+//! struct Odd { id: u64, when: std::time::Instant } // Instant is not a stdnet_orm::Field
+//! ```
 //!
 //! # Keys
 //!
@@ -84,7 +103,7 @@ pub use model::{
     Column, FieldMeta, Filterable, IndexKind, Indexed, Model, ModelMeta, Plain, Unique,
 };
 pub use ops::Row;
-pub use query::{Filter, Order, Query};
+pub use query::{Filter, IntoField, Order, Query};
 pub use stdnet_orm_derive::{FieldEnum, Model};
 
 /// Re-exports the generated code needs; not part of the API.

@@ -140,7 +140,7 @@ type ColumnTypes<M, T, I> = fn() -> (M, T, I);
 /// # use stdnet_orm::Model;
 /// #[derive(Model)]
 /// struct Note { id: u64, text: String }
-/// let q = Note::objects().filter(Note::TEXT.eq("hi".to_string())); // no index on `text`
+/// let q = Note::objects().filter(Note::TEXT.eq("hi")); // no index on `text`
 /// ```
 pub struct Column<M, T, I> {
     name: &'static str,

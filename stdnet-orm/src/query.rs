@@ -20,7 +20,7 @@
 //! }
 //!
 //! let cheap_books = Item::objects()
-//!     .filter(Item::CATEGORY.eq("books".to_string()))
+//!     .filter(Item::CATEGORY.eq("books"))
 //!     .filter(Item::PRICE.lt(20))
 //!     .exclude(Item::PRICE.lt(5))
 //!     .sort_by(Item::PRICE, Order::Desc)
@@ -84,6 +84,38 @@ impl<M> Filter<M> {
     }
 }
 
+/// A value a filter on a `T` column accepts: a `T`, a `T` for an `Option<T>` column,
+/// or a `&str` for a `String` column. (Unlike `Into`, this keeps integer literals
+/// working: `User::AGE.gte(18)`.)
+pub trait IntoField<T> {
+    /// The value as the column's type.
+    fn into_field(self) -> T;
+}
+
+impl<T: Field> IntoField<T> for T {
+    fn into_field(self) -> T {
+        self
+    }
+}
+
+impl<T: Field> IntoField<Option<T>> for T {
+    fn into_field(self) -> Option<T> {
+        Some(self)
+    }
+}
+
+impl IntoField<String> for &str {
+    fn into_field(self) -> String {
+        self.to_owned()
+    }
+}
+
+impl IntoField<Option<String>> for &str {
+    fn into_field(self) -> Option<String> {
+        Some(self.to_owned())
+    }
+}
+
 fn stored<T: Field>(value: &T) -> Vec<u8> {
     value.to_stored().unwrap_or_default()
 }
@@ -99,27 +131,32 @@ fn bound<T: Field>(value: &T, exclusive: bool) -> String {
 
 impl<M: Model, T: Field, I: Filterable> Column<M, T, I> {
     /// The field equals `value`.
-    pub fn eq(self, value: T) -> Filter<M> {
-        Filter::new(Cond::Eq(self.name(), stored(&value)))
+    pub fn eq(self, value: impl IntoField<T>) -> Filter<M> {
+        Filter::new(Cond::Eq(self.name(), stored(&value.into_field())))
     }
 
     /// The field equals one of `values`.
-    pub fn is_in(self, values: impl IntoIterator<Item = T>) -> Filter<M> {
+    pub fn is_in<V: IntoField<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<M> {
         Filter::new(Cond::In(
             self.name(),
-            values.into_iter().map(|v| stored(&v)).collect(),
+            values
+                .into_iter()
+                .map(|v| stored(&v.into_field()))
+                .collect(),
         ))
     }
 }
 
 impl<M: Model, T: NumericField, I: Filterable> Column<M, T, I> {
     /// The field is greater than `value`.
-    pub fn gt(self, value: T) -> Filter<M> {
+    pub fn gt(self, value: impl IntoField<T>) -> Filter<M> {
+        let value = value.into_field();
         Filter::new(Cond::Range(self.name(), bound(&value, true), "+inf".into()))
     }
 
     /// The field is greater than or equal to `value`.
-    pub fn gte(self, value: T) -> Filter<M> {
+    pub fn gte(self, value: impl IntoField<T>) -> Filter<M> {
+        let value = value.into_field();
         Filter::new(Cond::Range(
             self.name(),
             bound(&value, false),
@@ -128,12 +165,14 @@ impl<M: Model, T: NumericField, I: Filterable> Column<M, T, I> {
     }
 
     /// The field is less than `value`.
-    pub fn lt(self, value: T) -> Filter<M> {
+    pub fn lt(self, value: impl IntoField<T>) -> Filter<M> {
+        let value = value.into_field();
         Filter::new(Cond::Range(self.name(), "-inf".into(), bound(&value, true)))
     }
 
     /// The field is less than or equal to `value`.
-    pub fn lte(self, value: T) -> Filter<M> {
+    pub fn lte(self, value: impl IntoField<T>) -> Filter<M> {
+        let value = value.into_field();
         Filter::new(Cond::Range(
             self.name(),
             "-inf".into(),
@@ -142,7 +181,8 @@ impl<M: Model, T: NumericField, I: Filterable> Column<M, T, I> {
     }
 
     /// The field is between `low` and `high`, both included.
-    pub fn between(self, low: T, high: T) -> Filter<M> {
+    pub fn between(self, low: impl IntoField<T>, high: impl IntoField<T>) -> Filter<M> {
+        let (low, high) = (low.into_field(), high.into_field());
         Filter::new(Cond::Range(
             self.name(),
             bound(&low, false),
@@ -294,7 +334,7 @@ mod tests {
         let q = Thing::objects()
             .filter(Thing::SIZE.gt(3))
             .filter(Thing::NAME.startswith("a"))
-            .exclude(Thing::NAME.eq("ab".into()));
+            .exclude(Thing::NAME.eq("ab"));
         assert_eq!(
             q.cond,
             Cond::Diff(

@@ -137,7 +137,7 @@ fn an_update_moves_index_entries() {
         .unwrap();
     assert!(old.is_empty(), "the old value's set no longer holds the id");
     assert_eq!(
-        db.ids(&User::objects().filter(User::COUNTRY.eq("FR".into())))
+        db.ids(&User::objects().filter(User::COUNTRY.eq("FR")))
             .unwrap(),
         [u.id]
     );
@@ -255,11 +255,11 @@ fn filters_ranges_and_prefixes() {
             .collect()
     };
     assert_eq!(
-        q(User::objects().filter(User::COUNTRY.eq("IT".into()))),
+        q(User::objects().filter(User::COUNTRY.eq("IT"))),
         ["ann", "carl", "dora"]
     );
     assert_eq!(
-        q(User::objects().filter(User::COUNTRY.is_in(["FR".into(), "DE".into()]))),
+        q(User::objects().filter(User::COUNTRY.is_in(["FR", "DE"]))),
         ["bob", "cora", "dan"]
     );
     assert_eq!(
@@ -289,23 +289,23 @@ fn filters_ranges_and_prefixes() {
     );
     assert_eq!(
         q(User::objects()
-            .filter(User::COUNTRY.eq("IT".into()))
+            .filter(User::COUNTRY.eq("IT"))
             .exclude(User::AGE.gt(40))),
         ["ann"]
     );
     assert_eq!(
         q(User::objects()
-            .filter(User::COUNTRY.eq("DE".into()))
+            .filter(User::COUNTRY.eq("DE"))
             .union(User::objects().filter(User::AGE.lt(18)))),
         ["bob", "cora"]
     );
     assert_eq!(
         q(User::objects()
             .filter(User::AGE.gte(30))
-            .intersect(User::objects().filter(User::COUNTRY.eq("FR".into())))),
+            .intersect(User::objects().filter(User::COUNTRY.eq("FR")))),
         ["dan"]
     );
-    assert!(q(User::objects().filter(User::COUNTRY.eq("XX".into()))).is_empty());
+    assert!(q(User::objects().filter(User::COUNTRY.eq("XX"))).is_empty());
 }
 
 fn db_all(server: &RedisServer, q: &Query<User>) -> Vec<User> {
@@ -374,7 +374,7 @@ fn counts_ids_values_and_partial_loads() {
     let server = RedisServer::start();
     let mut db = db(&server);
     let users = populate(&mut db);
-    let it = User::objects().filter(User::COUNTRY.eq("IT".into()));
+    let it = User::objects().filter(User::COUNTRY.eq("IT"));
     assert_eq!(db.count(&it).unwrap(), 3);
     assert!(db.exists(&it).unwrap());
     assert!(
@@ -404,16 +404,16 @@ fn get_by_one_and_or_create() {
     let server = RedisServer::start();
     let mut db = db(&server);
     populate(&mut db);
-    assert_eq!(db.get_by(User::USERNAME, "carl".into()).unwrap().age, 45);
+    assert_eq!(db.get_by(User::USERNAME, "carl").unwrap().age, 45);
     assert!(matches!(
-        db.get_by(User::USERNAME, "zed".into()),
+        db.get_by(User::USERNAME, "zed"),
         Err(Error::DoesNotExist { .. })
     ));
-    match db.one(&User::objects().filter(User::COUNTRY.eq("IT".into()))) {
+    match db.one(&User::objects().filter(User::COUNTRY.eq("IT"))) {
         Err(Error::MultipleObjects { count, .. }) => assert!(count >= 2),
         other => panic!("{other:?}"),
     }
-    let lookup = User::objects().filter(User::USERNAME.eq("zed".into()));
+    let lookup = User::objects().filter(User::USERNAME.eq("zed"));
     let (zed, created) = db.get_or_create(&lookup, || user("zed", "US", 50)).unwrap();
     assert!(created && zed.id > 0);
     let (again, created) = db.get_or_create(&lookup, || unreachable!()).unwrap();
@@ -432,7 +432,7 @@ fn deleting_a_query_removes_its_instances() {
     let mut db = db(&server);
     populate(&mut db);
     let n = db
-        .delete_matching(&User::objects().filter(User::COUNTRY.eq("FR".into())))
+        .delete_matching(&User::objects().filter(User::COUNTRY.eq("FR")))
         .unwrap();
     assert_eq!(n, 2);
     assert_eq!(db.count(&User::objects()).unwrap(), 4);
@@ -472,7 +472,7 @@ async fn the_async_front_runs_the_same_operations() {
     ids.sort();
     assert_eq!(ids, (1..=50).collect::<Vec<u64>>());
     let it = User::objects()
-        .filter(User::COUNTRY.eq("IT".into()))
+        .filter(User::COUNTRY.eq("IT"))
         .filter(User::AGE.lt(10));
     assert_eq!(db.count(&it).await.unwrap(), 5);
     let youngest = db
@@ -519,8 +519,83 @@ fn concurrent_saves_keep_indexes_consistent() {
     assert!(problems.is_empty(), "{problems:#?}");
     let mut db = db(&server);
     assert_eq!(
-        db.count(&User::objects().filter(User::COUNTRY.eq("US".into())))
+        db.count(&User::objects().filter(User::COUNTRY.eq("US")))
             .unwrap(),
         800
+    );
+}
+
+#[derive(stdnet_orm::Model, Debug, Clone, PartialEq)]
+#[model(app = "blog")]
+struct Post {
+    #[model(pk)]
+    number: u64,
+    #[model(index)]
+    published: stdnet_orm::Date,
+    #[model(index)]
+    views: Option<u64>,
+    #[model(default)]
+    tags: String,
+    #[model(default = "\"draft\".to_string()")]
+    state: String,
+}
+
+fn post(day: u32, views: Option<u64>) -> Post {
+    Post {
+        number: 0,
+        published: stdnet_orm::Date::from_ymd_opt(2024, 1, day).unwrap(),
+        views,
+        tags: "rust".into(),
+        state: "live".into(),
+    }
+}
+
+#[test]
+fn dates_optional_numbers_and_defaults() {
+    let server = RedisServer::start();
+    let mut db = db(&server);
+    let mut posts = vec![
+        post(1, Some(10)),
+        post(5, None),
+        post(9, Some(3)),
+        post(20, Some(7)),
+    ];
+    db.save_all(&mut posts).unwrap();
+    assert_eq!(
+        posts.iter().map(|p| p.number).collect::<Vec<_>>(),
+        [1, 2, 3, 4],
+        "a pk not named id"
+    );
+    let early = Post::objects().filter(Post::PUBLISHED.between(
+        stdnet_orm::Date::from_ymd_opt(2024, 1, 2).unwrap(),
+        stdnet_orm::Date::from_ymd_opt(2024, 1, 10).unwrap(),
+    ));
+    assert_eq!(db.ids(&early).unwrap(), [2, 3]);
+    // A nullable number: `None` has no index entry, and sorting keeps it (via SORT BY).
+    assert_eq!(
+        db.ids(&Post::objects().filter(Post::VIEWS.gte(5))).unwrap(),
+        [1, 4]
+    );
+    assert_eq!(
+        db.ids(&Post::objects().sort_by(Post::VIEWS, Order::Desc))
+            .unwrap(),
+        [1, 4, 3, 2]
+    );
+    // Fields missing from a stored hash take their declared defaults.
+    let key = Keys::new(NS, &Post::META).instance(1);
+    raw(&server)
+        .query::<()>(cmd("HDEL").arg(&key).arg("tags").arg("state"))
+        .unwrap();
+    let p = db.get::<Post>(1).unwrap();
+    assert_eq!((p.tags.as_str(), p.state.as_str()), ("", "draft"));
+    // An empty `in` matches nothing; exclude alone starts from everything.
+    assert!(
+        db.ids(&Post::objects().filter(Post::VIEWS.is_in::<u64>([])))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        db.ids(&Post::objects().exclude(Post::VIEWS.lt(8))).unwrap(),
+        [1, 2]
     );
 }

@@ -35,7 +35,7 @@ impl Cond {
 
     fn filter(&self) -> stdnet_orm::Filter<User> {
         match self {
-            Cond::Country(c) => User::COUNTRY.eq(COUNTRIES[*c].into()),
+            Cond::Country(c) => User::COUNTRY.eq(COUNTRIES[*c]),
             Cond::CountryIn(cs) => {
                 User::COUNTRY.is_in(cs.iter().map(|c| COUNTRIES[*c].to_string()))
             }
