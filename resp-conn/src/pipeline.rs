@@ -11,19 +11,12 @@ use crate::sync::check_error;
 ///
 /// A plain pipeline gives an array of the replies that are not ignored; an ignored
 /// reply that is an error fails the whole result. An atomic pipeline gives `EXEC`'s
-/// array (ignored entries removed), or null if a watched key changed; a command the
+/// array (ignored entries removed, an ignored error failing it), or null if a watched
+/// key changed; a command the
 /// server refused to queue fails it with that command's error.
 pub(crate) fn assemble(pipeline: &Pipeline, mut replies: Vec<Value>) -> Result<Value> {
     if !pipeline.is_atomic() {
-        let mut kept = Vec::with_capacity(replies.len());
-        for (i, reply) in replies.into_iter().enumerate() {
-            if pipeline.is_ignored(i) {
-                check_error(reply)?;
-            } else {
-                kept.push(reply);
-            }
-        }
-        return Ok(GenericFrame::Array(kept));
+        return keep(pipeline, replies);
     }
     let exec = replies.pop().ok_or(Error::ConnectionClosed)?;
     let mut queued = replies.into_iter();
@@ -35,17 +28,24 @@ pub(crate) fn assemble(pipeline: &Pipeline, mut replies: Vec<Value>) -> Result<V
         check_error(reply)?;
     }
     match check_error(exec)? {
-        GenericFrame::Array(results) => Ok(GenericFrame::Array(
-            results
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| !pipeline.is_ignored(*i))
-                .map(|(_, r)| r)
-                .collect(),
-        )),
+        GenericFrame::Array(results) => keep(pipeline, results),
         null if null.is_null() => Ok(null),
         other => Err(Error::Server(ServerError::parse(
             format!("ERR unexpected EXEC reply: {}", other.kind_name()).as_bytes(),
         ))),
     }
+}
+
+/// The replies of the commands that are not ignored, as one array; an ignored reply
+/// that is an error fails the whole result.
+fn keep(pipeline: &Pipeline, replies: Vec<Value>) -> Result<Value> {
+    let mut kept = Vec::with_capacity(replies.len());
+    for (i, reply) in replies.into_iter().enumerate() {
+        if pipeline.is_ignored(i) {
+            check_error(reply)?;
+        } else {
+            kept.push(reply);
+        }
+    }
+    Ok(GenericFrame::Array(kept))
 }

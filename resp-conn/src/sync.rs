@@ -251,10 +251,9 @@ impl Connection {
             }
             pipeline.write_to(out);
         })?;
-        for load in &preload {
+        for _ in &preload {
             let sha: String = self.read_reply().and_then(FromFrame::from_frame)?;
             self.loaded_scripts.insert(sha);
-            let _ = load;
         }
         let mut replies = Vec::with_capacity(pipeline.reply_count());
         for _ in 0..pipeline.reply_count() {
