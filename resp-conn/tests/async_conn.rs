@@ -225,3 +225,44 @@ async fn async_pubsub_resumes_after_restart() {
         publishing.await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_pool_lends_dedicated_connections_for_blocking_commands() {
+    let server = RedisServer::start();
+    let pool = resp_conn::aio::Pool::new(info(&server), 4).unwrap();
+    let mux = MultiplexedConnection::open(info(&server)).await.unwrap();
+    // Four consumers block at once, each on its own pooled connection.
+    let mut consumers = Vec::new();
+    for _ in 0..4 {
+        let pool = pool.clone();
+        consumers.push(tokio::spawn(async move {
+            let mut con = pool.get().await.unwrap();
+            let (_, job): (String, String) =
+                con.query(cmd("BLPOP").arg("queue").arg(5)).await.unwrap();
+            job
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for i in 0..4 {
+        mux.query::<i64>(cmd("RPUSH").arg("queue").arg(format!("job{i}")))
+            .await
+            .unwrap();
+    }
+    let mut jobs = Vec::new();
+    for c in consumers {
+        jobs.push(c.await.unwrap());
+    }
+    jobs.sort();
+    assert_eq!(jobs, ["job0", "job1", "job2", "job3"]);
+    // The connections went back and are reused rather than reopened.
+    let clients_before: String = mux.query(cmd("CLIENT").arg("LIST")).await.unwrap();
+    for _ in 0..10 {
+        let mut con = pool.get().await.unwrap();
+        con.query::<String>(&cmd("PING")).await.unwrap();
+    }
+    let clients_after: String = mux.query(cmd("CLIENT").arg("LIST")).await.unwrap();
+    assert_eq!(
+        clients_before.lines().count(),
+        clients_after.lines().count()
+    );
+}

@@ -14,13 +14,16 @@
 //! Use one `MultiplexedConnection` for all ordinary traffic of a process: it needs no
 //! pool, and concurrency makes it faster (more requests per write). A blocking command
 //! would stall every other caller of a multiplexed handle, so give each blocking
-//! consumer its own [`Connection`] (or a small pool of them, if many tasks block).
+//! consumer its own [`Connection`], or borrow one from a [`Pool`] when many tasks block.
+//! Pub/sub always gets its own connection ([`PubSub`]).
 
 mod connection;
 mod multiplexed;
+mod pool;
 mod pubsub;
 mod stream;
 
 pub use connection::Connection;
 pub use multiplexed::MultiplexedConnection;
+pub use pool::{Pool, PooledConnection};
 pub use pubsub::PubSub;
