@@ -67,7 +67,7 @@ fn a_reply_cut_short_by_the_server_is_a_connection_error() {
         let _ = s.write_all(b"$10\r\nhalf");
     });
     let mut con = resp_conn::Connection::open(info(port)).unwrap();
-    let err = con.query::<String>(&cmd("GET").arg("k")).unwrap_err();
+    let err = con.query::<String>(cmd("GET").arg("k")).unwrap_err();
     assert!(matches!(err, Error::ConnectionClosed), "{err}");
 }
 
