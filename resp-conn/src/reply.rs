@@ -144,7 +144,7 @@ impl FromFrame for bool {
 }
 
 macro_rules! integers {
-    ($($t:ty),*) => {$(
+    ($t:ty; $($hook:item)*) => {
         impl FromFrame for $t {
             fn from_frame(frame: Value) -> Result<Self> {
                 let frame = plain(frame)?;
@@ -158,29 +158,15 @@ macro_rules! integers {
                     None => unexpected(stringify!($t), &frame),
                 }
             }
+            $($hook)*
         }
-    )*};
+    };
+    ($($t:ty),*) => {$( integers!($t;); )*};
 }
 
 integers!(i8, i16, i32, i64, i128, isize, u16, u32, u64, u128, usize);
-
-impl FromFrame for u8 {
-    fn from_frame(frame: Value) -> Result<Self> {
-        let frame = plain(frame)?;
-        let parsed = match &frame {
-            GenericFrame::Integer(n) => u8::try_from(*n).ok(),
-            _ => text_of(&frame).and_then(|t| std::str::from_utf8(&t).ok()?.parse().ok()),
-        };
-        match parsed {
-            Some(n) => Ok(n),
-            None => unexpected("u8", &frame),
-        }
-    }
-
-    fn vec_from_bytes(bytes: Bytes) -> Option<Vec<u8>> {
-        Some(bytes.into())
-    }
-}
+// `Vec<u8>` reads a string reply as its bytes, not as a list of numbers.
+integers!(u8; fn vec_from_bytes(bytes: Bytes) -> Option<Vec<u8>> { Some(bytes.into()) });
 
 macro_rules! floats {
     ($($t:ty),*) => {$(

@@ -56,18 +56,23 @@ for i = 1, nfields do
   if flags[i] ~= '' then indexed[#indexed + 1] = i end
 end
 
+-- Removes the index entries of instance `id` for its stored values of every indexed
+-- field in the header.
+local function unindex_stored(id, key)
+  if #indexed == 0 then return end
+  local fields = {}
+  for k, i in ipairs(indexed) do fields[k] = names[i] end
+  local old = redis.call('HMGET', key, unpack(fields))
+  for k, i in ipairs(indexed) do
+    if old[k] then unindex(i, id, old[k]) end
+  end
+end
+
 -- Deletes instance `id` with every index entry; returns 1 if it existed.
 local function delete_instance(id)
   local key = obj_key(id)
   if redis.call('EXISTS', key) == 0 then return 0 end
-  if #indexed > 0 then
-    local fields = {}
-    for k, i in ipairs(indexed) do fields[k] = names[i] end
-    local old = redis.call('HMGET', key, unpack(fields))
-    for k, i in ipairs(indexed) do
-      if old[k] then unindex(i, id, old[k]) end
-    end
-  end
+  unindex_stored(id, key)
   redis.call('DEL', key)
   redis.call('ZREM', ids_zset, id)
   return 1

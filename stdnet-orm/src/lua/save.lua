@@ -59,14 +59,7 @@ for _, inst in ipairs(batch) do
   local id = inst.id
   local key = obj_key(id)
   -- A new id has no hash yet, so no old index entries to move.
-  if #indexed > 0 and not inst.new then
-    local fields = {}
-    for k, i in ipairs(indexed) do fields[k] = names[i] end
-    local old = redis.call('HMGET', key, unpack(fields))
-    for k, i in ipairs(indexed) do
-      if old[k] then unindex(i, id, old[k]) end
-    end
-  end
+  if not inst.new then unindex_stored(id, key) end
   local set, del = {}, {}
   for i = 1, nfields do
     local v = inst.values[i]
