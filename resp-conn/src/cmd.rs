@@ -102,13 +102,25 @@ impl Cmd {
 ///
 /// Errors stay in place: one failing command does not stop the others, and its error
 /// comes back at its position (convert to `Result<T, ServerError>` to see each one).
+///
+/// All commands share one buffer: adding a command allocates nothing per command
+/// beyond that buffer's growth.
 #[derive(Debug, Clone, Default)]
 pub struct Pipeline {
-    commands: Vec<Cmd>,
-    ignored: Vec<bool>,
+    /// Every command's arguments, RESP-encoded, back to back.
+    args: Vec<u8>,
+    commands: Vec<Entry>,
     atomic: bool,
     /// The scripts that EVALSHA commands in the pipeline need: (sha1, source).
     scripts: Vec<(String, std::sync::Arc<str>)>,
+}
+
+/// One command of a pipeline: where its arguments start in the shared buffer.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    start: usize,
+    argc: usize,
+    ignored: bool,
 }
 
 impl Pipeline {
@@ -120,8 +132,8 @@ impl Pipeline {
     /// An empty pipeline with room for `n` commands.
     pub fn with_capacity(n: usize) -> Pipeline {
         Pipeline {
+            args: Vec::with_capacity(n * 32),
             commands: Vec::with_capacity(n),
-            ignored: Vec::with_capacity(n),
             atomic: false,
             scripts: Vec::new(),
         }
@@ -142,9 +154,12 @@ impl Pipeline {
 
     /// Starts a new command in the pipeline; [`arg`](Self::arg) then adds to it.
     pub fn cmd(&mut self, name: &str) -> &mut Pipeline {
-        self.commands.push(cmd(name));
-        self.ignored.push(false);
-        self
+        self.commands.push(Entry {
+            start: self.args.len(),
+            argc: 0,
+            ignored: false,
+        });
+        self.arg(name)
     }
 
     /// Appends an argument to the last command.
@@ -152,7 +167,12 @@ impl Pipeline {
     /// # Panics
     /// If the pipeline has no command yet (call [`cmd`](Self::cmd) first).
     pub fn arg<A: ToArg>(&mut self, arg: A) -> &mut Pipeline {
-        self.last().arg(arg);
+        let last = self
+            .commands
+            .last_mut()
+            .expect("Pipeline::arg called before Pipeline::cmd");
+        arg.write_arg(&mut self.args);
+        last.argc += 1;
         self
     }
 
@@ -165,28 +185,28 @@ impl Pipeline {
         I: IntoIterator,
         I::Item: ToArg,
     {
-        self.last().args(args);
+        for a in args {
+            self.arg(a);
+        }
         self
-    }
-
-    fn last(&mut self) -> &mut Cmd {
-        self.commands
-            .last_mut()
-            .expect("Pipeline::arg called before Pipeline::cmd")
     }
 
     /// Adds a command built elsewhere.
     pub fn add(&mut self, command: &Cmd) -> &mut Pipeline {
-        self.commands.push(command.clone());
-        self.ignored.push(false);
+        self.commands.push(Entry {
+            start: self.args.len(),
+            argc: command.argc,
+            ignored: false,
+        });
+        self.args.extend_from_slice(&command.args);
         self
     }
 
     /// Leaves the last command's reply out of the pipeline's result (an error reply
     /// still fails the pipeline).
     pub fn ignore(&mut self) -> &mut Pipeline {
-        if let Some(last) = self.ignored.last_mut() {
-            *last = true;
+        if let Some(last) = self.commands.last_mut() {
+            last.ignored = true;
         }
         self
     }
@@ -201,10 +221,10 @@ impl Pipeline {
         self.commands.is_empty()
     }
 
-    /// Removes every command, keeping the allocation and the atomic flag.
+    /// Removes every command, keeping the allocations and the atomic flag.
     pub fn clear(&mut self) {
+        self.args.clear();
         self.commands.clear();
-        self.ignored.clear();
         self.scripts.clear();
     }
 
@@ -229,11 +249,17 @@ impl Pipeline {
 
     /// Appends the bytes of every command (inside `MULTI`/`EXEC` if atomic) to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.reserve(self.args.len() + 16 * self.commands.len() + 32);
         if self.atomic {
             out.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n");
         }
-        for c in &self.commands {
-            c.write_to(out);
+        for (i, e) in self.commands.iter().enumerate() {
+            let end = self
+                .commands
+                .get(i + 1)
+                .map_or(self.args.len(), |next| next.start);
+            write_command_header(out, e.argc);
+            out.extend_from_slice(&self.args[e.start..end]);
         }
         if self.atomic {
             out.extend_from_slice(b"*1\r\n$4\r\nEXEC\r\n");
@@ -251,7 +277,7 @@ impl Pipeline {
 
     /// Whether the reply of command `i` is left out of the result.
     pub(crate) fn is_ignored(&self, i: usize) -> bool {
-        self.ignored.get(i).copied().unwrap_or(false)
+        self.commands.get(i).is_some_and(|e| e.ignored)
     }
 }
 

@@ -30,6 +30,8 @@ use crate::reply::{FromFrame, Value};
 /// Smallest and largest single read; the size doubles while reads fill it.
 const MIN_READ: usize = 16 * 1024;
 const MAX_READ: usize = 4 * 1024 * 1024;
+/// Reads up to this size go through the connection's scratch buffer.
+const SCRATCH: usize = 64 * 1024;
 
 /// How many times [`Connection::transaction`] retries by default.
 pub const DEFAULT_TRANSACTION_ATTEMPTS: usize = 32;
@@ -138,6 +140,7 @@ pub struct Connection {
     wbuf: Vec<u8>,
     pushes: VecDeque<Value>,
     loaded_scripts: std::collections::HashSet<String>,
+    scratch: Box<[u8]>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -161,6 +164,7 @@ impl Connection {
             wbuf: Vec::new(),
             pushes: VecDeque::new(),
             loaded_scripts: Default::default(),
+            scratch: vec![0; SCRATCH].into_boxed_slice(),
         };
         con.reconnect()?;
         Ok(con)
@@ -382,20 +386,39 @@ impl Connection {
     }
 
     /// Reads what the socket has into the read buffer.
+    ///
+    /// Reads up to [`SCRATCH`] bytes go through a scratch buffer that was zeroed once:
+    /// reading straight into the `BytesMut` would need its spare room zero-filled
+    /// before every read (safe Rust cannot hand uninitialised memory to `read`), which
+    /// costs more than copying the few bytes a small reply has. Larger reads, during a
+    /// large reply, go straight into the buffer, where the zero-fill is small next to
+    /// the data.
     fn fill(&mut self) -> Result<()> {
         let stream = self.stream.as_mut().ok_or(Error::ConnectionClosed)?;
-        let len = self.rbuf.len();
         let want = self.read_size;
-        self.rbuf.resize(len + want, 0);
+        let len = self.rbuf.len();
+        let small = want <= SCRATCH;
+        if !small {
+            self.rbuf.resize(len + want, 0);
+        }
         loop {
-            match stream.read(&mut self.rbuf[len..]) {
+            let target = if small {
+                &mut self.scratch[..want]
+            } else {
+                &mut self.rbuf[len..]
+            };
+            match stream.read(target) {
                 Ok(0) => {
                     self.rbuf.truncate(len);
                     self.stream = None;
                     return Err(Error::ConnectionClosed);
                 }
                 Ok(n) => {
-                    self.rbuf.truncate(len + n);
+                    if small {
+                        self.rbuf.extend_from_slice(&self.scratch[..n]);
+                    } else {
+                        self.rbuf.truncate(len + n);
+                    }
                     // A full read suggests a large reply: read more at a time.
                     if n == want {
                         self.read_size = (want * 2).min(MAX_READ);

@@ -252,11 +252,13 @@ async fn session(
     let failure = loop {
         if !batch.is_empty() {
             // Auto-pipelining: everything already queued goes out in this one write.
-            while batch.len() < MAX_BATCH {
-                match requests.try_recv() {
-                    Ok(r) => batch.push(r),
-                    Err(_) => break,
-                }
+            // Then yield once and look again: tasks woken together (a burst of callers)
+            // are often still enqueuing, and one scheduler turn lets them join this
+            // write instead of each paying for a write of its own.
+            drain(requests, &mut batch);
+            if batch.len() < MAX_BATCH {
+                tokio::task::yield_now().await;
+                drain(requests, &mut batch);
             }
             wbuf.clear();
             for r in batch.drain(..) {
@@ -306,6 +308,16 @@ async fn session(
         let _ = waiting.reply.send(Err(failure.duplicate()));
     }
     SessionEnd::Broken
+}
+
+/// Moves queued requests into `batch`, up to [`MAX_BATCH`].
+fn drain(requests: &mut mpsc::UnboundedReceiver<Request>, batch: &mut Vec<Request>) {
+    while batch.len() < MAX_BATCH {
+        match requests.try_recv() {
+            Ok(r) => batch.push(r),
+            Err(_) => break,
+        }
+    }
 }
 
 /// Hands every complete frame in the read buffer to the request it answers.
