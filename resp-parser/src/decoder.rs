@@ -25,7 +25,7 @@
 use crate::error::ParseError;
 use crate::frame::{Frame, GenericFrame};
 use crate::limits::Limits;
-use crate::parse::{Machine, Span};
+use crate::parse::{Machine, Span, pending_payload_end};
 use crate::scalar::Stop;
 
 /// Parses replies that arrive in pieces, keeping its progress between calls.
@@ -50,6 +50,10 @@ use crate::scalar::Stop;
 pub struct Decoder {
     limits: Limits,
     machine: Machine<Span>,
+    /// How many bytes the reply needs before the machine can make progress: set while
+    /// a bulk payload is arriving, so that each new piece of a large value costs one
+    /// comparison instead of a walk back into the machine.
+    need: usize,
 }
 
 impl Default for Decoder {
@@ -69,6 +73,7 @@ impl Decoder {
         Decoder {
             limits,
             machine: Machine::new(),
+            need: 0,
         }
     }
 
@@ -111,6 +116,7 @@ impl Decoder {
     /// Forgets the reply in progress, e.g. after the connection was re-established.
     pub fn reset(&mut self) {
         self.machine.reset();
+        self.need = 0;
     }
 
     /// True when the decoder holds part of a reply.
@@ -124,17 +130,23 @@ impl Decoder {
     ) -> Result<Option<(GenericFrame<Span>, usize)>, ParseError> {
         if buf.len() < self.machine.pos {
             // The caller broke the contract (passed fewer bytes than before): start over.
-            self.machine.reset();
+            self.reset();
+        }
+        if buf.len() < self.need {
+            return Ok(None);
         }
         match self.machine.run(buf, &self.limits) {
             Ok(frame) => {
                 let used = self.machine.pos;
-                self.machine.reset();
+                self.reset();
                 Ok(Some((frame, used)))
             }
-            Err(Stop::Incomplete) => Ok(None),
+            Err(Stop::Incomplete) => {
+                self.need = pending_payload_end(buf, self.machine.pos).unwrap_or(0);
+                Ok(None)
+            }
             Err(Stop::Invalid(e)) => {
-                self.machine.reset();
+                self.reset();
                 Err(e)
             }
         }

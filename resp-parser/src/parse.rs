@@ -55,7 +55,7 @@ pub fn parse(input: &[u8]) -> Result<Option<(Frame<'_>, usize)>, ParseError> {
 /// Parses one reply from the start of `input` under the given [`Limits`].
 ///
 /// See [`parse`] for the meaning of the result.
-#[inline]
+#[inline(always)]
 pub fn parse_with<'a>(
     input: &'a [u8],
     limits: &Limits,
@@ -66,6 +66,21 @@ pub fn parse_with<'a>(
     if !starts_aggregate(input, 0) {
         return scalar(input, 0, limits);
     }
+    if input[0] == b'*' {
+        if let Some(done) = flat_array(input, limits) {
+            return Ok(Some(done));
+        }
+    }
+    parse_nested(input, limits)
+}
+
+/// Parses an aggregate with the general machine (kept out of line, so that the fast
+/// paths above inline into the caller's loop).
+#[inline(never)]
+fn parse_nested<'a>(
+    input: &'a [u8],
+    limits: &Limits,
+) -> Result<Option<(Frame<'a>, usize)>, ParseError> {
     let mut machine = Machine::<&'a [u8]>::new();
     match machine.run(input, limits) {
         Ok(frame) => Ok(Some((frame, machine.pos))),
@@ -308,43 +323,8 @@ impl<P> Machine<P> {
         ) {
             return Ok(());
         }
-        let mut pos = self.pos;
-        while *remaining > 1 && !starts_aggregate(input, pos) {
-            if input.get(pos) == Some(&b'$') {
-                // Bulk strings are built right in the aggregate: going through
-                // `scalar`'s result spills the frame to the stack in pieces and reloads
-                // it whole, a store-forwarding stall that cost a third of the time.
-                let Ok((len, data)) = int_line(input, pos + 1) else {
-                    break;
-                };
-                if len == -1 {
-                    items.add(|| GenericFrame::NullBulkString);
-                    pos = data;
-                } else {
-                    let Ok((end, next)) = bulk_payload(input, pos + 1, len, data, limits) else {
-                        break;
-                    };
-                    items.add(|| GenericFrame::BulkString(P::take(input, data, end)));
-                    pos = next;
-                }
-                if *remaining != usize::MAX {
-                    *remaining -= 1;
-                }
-                continue;
-            }
-            match scalar(input, pos, limits) {
-                Ok(Some((value, next))) => {
-                    items.add(|| value);
-                    if *remaining != usize::MAX {
-                        *remaining -= 1;
-                    }
-                    pos = next;
-                }
-                Ok(None) => break,
-                Err(e) => return Err(Stop::Invalid(e)),
-            }
-        }
-        self.pos = pos;
+        // Leave the last value to the general loop, which closes the aggregate.
+        self.pos = read_scalars(items, remaining, 1, input, self.pos, limits)?;
         Ok(())
     }
 
@@ -519,6 +499,96 @@ impl<P> Machine<P> {
         self.pos = next;
         Ok(None)
     }
+}
+
+/// Reads scalars at `pos` into `items` while more than `keep` values remain to be
+/// read, stopping early at an aggregate, at the end of the input or at an error that
+/// the general loop should report; returns where it stopped. An invalid scalar that
+/// `scalar` itself rejects is returned as the error.
+///
+/// This is the hot loop of lists and maps of scalars (`LRANGE`, `MGET`, `HGETALL`).
+#[inline(always)]
+fn read_scalars<'a, P: Payload<'a>>(
+    items: &mut Items<P>,
+    remaining: &mut usize,
+    keep: usize,
+    input: &'a [u8],
+    mut pos: usize,
+    limits: &Limits,
+) -> Step<usize> {
+    while *remaining > keep && !starts_aggregate(input, pos) {
+        if input.get(pos) == Some(&b'$') {
+            // Bulk strings are built right in the aggregate: going through `scalar`'s
+            // result spills the frame to the stack in pieces and reloads it whole, a
+            // store-forwarding stall that cost a third of the time.
+            let Ok((len, data)) = int_line(input, pos + 1) else {
+                break;
+            };
+            if len == -1 {
+                items.add(|| GenericFrame::NullBulkString);
+                pos = data;
+            } else {
+                let Ok((end, next)) = bulk_payload(input, pos + 1, len, data, limits) else {
+                    break;
+                };
+                items.add(|| GenericFrame::BulkString(P::take(input, data, end)));
+                pos = next;
+            }
+        } else {
+            match scalar(input, pos, limits) {
+                Ok(Some((value, next))) => {
+                    items.add(|| value);
+                    pos = next;
+                }
+                Ok(None) => break,
+                Err(e) => return Err(Stop::Invalid(e)),
+            }
+        }
+        if *remaining != usize::MAX {
+            *remaining -= 1;
+        }
+    }
+    Ok(pos)
+}
+
+/// The fast path for a flat array of scalars (`*N` and `N` scalars, the shape of most
+/// aggregate replies): no machine, no stack, one allocation. `None` means the array
+/// holds an aggregate or is cut short, and the general machine should parse it.
+#[inline]
+fn flat_array<'a>(input: &'a [u8], limits: &Limits) -> Option<(Frame<'a>, usize)> {
+    let (n, data) = int_line(input, 1).ok()?;
+    let n = usize::try_from(n)
+        .ok()
+        .filter(|&n| n <= limits.max_elements)?;
+    let room = (input.len() - data) / 3;
+    let mut items = Items::List {
+        kind: b'*',
+        items: Vec::with_capacity(n.min(room)),
+    };
+    let mut remaining = n;
+    let end = read_scalars(&mut items, &mut remaining, 0, input, data, limits).ok()?;
+    if remaining != 0 {
+        return None;
+    }
+    match close(items) {
+        Closed::Value(frame) => Some((frame, end)),
+        Closed::Attribute(_) => None,
+    }
+}
+
+/// If the item at `at` is a complete bulk header (`$N\r\n`, also `!`, `=` and a
+/// streamed string's `;N\r\n`) whose payload has not fully arrived, how long the
+/// input must be before reading can go on: up to the byte after the payload, where a
+/// wrong byte is reported as soon as it arrives.
+pub(crate) fn pending_payload_end(input: &[u8], at: usize) -> Option<usize> {
+    if !matches!(input.get(at), Some(b'$' | b'!' | b'=' | b';')) {
+        return None;
+    }
+    let (len, data) = int_line(input, at + 1).ok()?;
+    let after = data
+        .checked_add(usize::try_from(len).ok()?)?
+        .checked_add(1)?;
+    (after > input.len()).then_some(after)
 }
 
 /// True if the value at `at` is an aggregate, a streamed string or an end marker:

@@ -43,10 +43,18 @@ pub(crate) fn invalid<T>(offset: usize, kind: ErrorKind) -> Step<T> {
 
 /// Finds the CRLF ending the line that starts at `start` and returns the offset of
 /// its CR. A line may contain neither CR nor LF.
-#[inline]
+#[inline(always)]
 pub(crate) fn line_end(input: &[u8], start: usize, max_line_len: usize) -> Step<usize> {
     let rest = input.get(start..).unwrap_or_default();
-    let found = memchr::memchr2(b'\r', b'\n', rest);
+    // Most lines (`OK`, `QUEUED`, a double) are a few bytes long: a plain loop over the
+    // first bytes finds their end before memchr's dispatch into vector code would.
+    const SHORT: usize = 16;
+    let head = &rest[..rest.len().min(SHORT)];
+    let found = match head.iter().position(|&b| b == b'\r' || b == b'\n') {
+        Some(i) => Some(i),
+        None if rest.len() <= SHORT => None,
+        None => memchr::memchr2(b'\r', b'\n', &rest[SHORT..]).map(|i| i + SHORT),
+    };
     match found {
         Some(i) if i > max_line_len => invalid(start + max_line_len, ErrorKind::LineTooLong),
         Some(i) => {

@@ -293,7 +293,13 @@ fn strictness_table() {
                 break;
             }
         }
-        let e = result.expect_err("decoder accepted invalid input");
+        let e = match result {
+            Err(e) => e,
+            Ok(r) => panic!(
+                "decoder accepted {:?}: {r:?}",
+                input.escape_ascii().to_string()
+            ),
+        };
         assert_eq!((e.offset, e.kind), (offset, kind));
     }
 }
