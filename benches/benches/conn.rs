@@ -1,0 +1,525 @@
+//! resp-conn against redis-rs, end to end, on one private redis-server.
+//!
+//! Every workload runs the same commands through both clients, in the same run,
+//! against the same server (started here by `stdnet-test-support` on a free port,
+//! never the machine's shared 6379). Function ids are `resp-conn` and `redis-rs`.
+//!
+//! | workload                 | what one iteration does                                   |
+//! |--------------------------|-----------------------------------------------------------|
+//! | `ping_sync`              | one PING round trip, blocking connection                  |
+//! | `ping_async`             | one PING round trip, multiplexed handle, one task         |
+//! | `set_get_16b`            | SET then GET of a 16-byte value, blocking                 |
+//! | `get_1m`                 | GET of a 1 MiB value into a `Vec<u8>`, blocking           |
+//! | `pipeline_1000_set`      | one pipeline of 1000 SETs (built in the iteration)        |
+//! | `mux_64_tasks_get`       | 64 spawned tasks, each one GET on one shared handle       |
+//! | `hgetall_20_x1000`       | 1000 HGETALLs of a 20-field hash into `HashMap<String,String>` |
+//!
+//! Both clients run without a per-request timeout (redis-rs's multiplexed connection
+//! has a 500 ms response timeout by default; it is turned off so that neither side pays
+//! for a timer), and both build their commands inside the measured loop, as callers do.
+//!
+//! Besides the wall time that criterion reports, each iteration batch is timed with
+//! the process's CPU clock (`CLOCK_PROCESS_CPUTIME_ID`: every thread of the bench
+//! process, tokio workers included, but not redis-server). At the end the bench prints
+//! the client CPU time per reply for each workload and client.
+//!
+//! A plain full run (no filter) then runs an interleaved A/B pass: short batches of
+//! the two clients in turn, 15 rounds per workload (`CONN_AB_ROUNDS`, 0 to skip), and
+//! prints the median of the per-round ratios. On a small shared VM, where a round trip
+//! costs anything from 15 to 60 µs depending on where the scheduler puts client and
+//! server, that ratio is steadier than two criterion results taken a minute apart.
+//! For the steadiest figures pin everything to one CPU:
+//! `taskset -c 0 cargo bench -p stdnet-benches --bench conn` (redis-server, started by
+//! the bench, inherits the affinity).
+
+use std::collections::{BTreeMap, HashMap};
+use std::hint::black_box;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use stdnet_test_support::RedisServer;
+
+const KEY_16B: &str = "bench:v16";
+const KEY_1M: &str = "bench:v1m";
+const KEY_HASH: &str = "bench:h20";
+const VALUE_16B: &[u8; 16] = b"0123456789abcdef";
+const PIPELINE_LEN: usize = 1000;
+const MUX_TASKS: usize = 64;
+const HGETALL_CALLS: usize = 1000;
+
+/// Client CPU time and replies counted per bench id, for the table printed at the end.
+static CPU: Mutex<BTreeMap<String, Totals>> = Mutex::new(BTreeMap::new());
+
+/// What one bench id used, summed over its batches (warm-up included).
+#[derive(Default)]
+struct Totals {
+    cpu: Duration,
+    user: Duration,
+    wall: Duration,
+    replies: u64,
+}
+
+/// CPU time used so far by every thread of this process: (user + system, user).
+fn process_cpu() -> (Duration, Duration) {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec and the clock id is a constant.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
+    let total = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+    // SAFETY: an all-zero rusage is valid, and getrusage only writes into it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    assert_eq!(rc, 0, "getrusage(RUSAGE_SELF)");
+    let user = Duration::new(
+        usage.ru_utime.tv_sec as u64,
+        usage.ru_utime.tv_usec as u32 * 1000,
+    );
+    (total, user)
+}
+
+/// Starts the clocks for one batch of `iters` iterations.
+struct Batch {
+    id: String,
+    replies: u64,
+    wall: Instant,
+    cpu: (Duration, Duration),
+}
+
+impl Batch {
+    fn start(group: &str, client: &str, iters: u64, replies_per_iter: u64) -> Batch {
+        Batch {
+            id: format!("{group}/{client}"),
+            replies: iters * replies_per_iter,
+            cpu: process_cpu(),
+            wall: Instant::now(),
+        }
+    }
+
+    /// Stops the clocks, records the CPU time, and returns the wall time for criterion.
+    fn stop(self) -> Duration {
+        let wall = self.wall.elapsed();
+        let (cpu, user) = process_cpu();
+        let mut table = CPU.lock().unwrap();
+        let entry = table.entry(self.id).or_default();
+        entry.cpu += cpu.saturating_sub(self.cpu.0);
+        entry.user += user.saturating_sub(self.cpu.1);
+        entry.wall += wall;
+        entry.replies += self.replies;
+        wall
+    }
+}
+
+/// The workloads, in the order they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Workload {
+    PingSync,
+    SetGet16b,
+    Get1m,
+    Pipeline1000Set,
+    Hgetall20x1000,
+    PingAsync,
+    Mux64TasksGet,
+}
+
+const WORKLOADS: [Workload; 7] = [
+    Workload::PingSync,
+    Workload::SetGet16b,
+    Workload::Get1m,
+    Workload::Pipeline1000Set,
+    Workload::Hgetall20x1000,
+    Workload::PingAsync,
+    Workload::Mux64TasksGet,
+];
+
+impl Workload {
+    fn name(self) -> &'static str {
+        match self {
+            Workload::PingSync => "ping_sync",
+            Workload::SetGet16b => "set_get_16b",
+            Workload::Get1m => "get_1m",
+            Workload::Pipeline1000Set => "pipeline_1000_set",
+            Workload::Hgetall20x1000 => "hgetall_20_x1000",
+            Workload::PingAsync => "ping_async",
+            Workload::Mux64TasksGet => "mux_64_tasks_get",
+        }
+    }
+
+    /// Replies per iteration (criterion's throughput elements, except for `get_1m`,
+    /// whose throughput is in bytes, and `set_get_16b`, counted as one element).
+    fn replies(self) -> u64 {
+        match self {
+            Workload::SetGet16b => 2,
+            Workload::Pipeline1000Set => PIPELINE_LEN as u64,
+            Workload::Hgetall20x1000 => HGETALL_CALLS as u64,
+            Workload::Mux64TasksGet => MUX_TASKS as u64,
+            _ => 1,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Client {
+    RespConn,
+    RedisRs,
+}
+
+impl Client {
+    fn id(self) -> &'static str {
+        match self {
+            Client::RespConn => "resp-conn",
+            Client::RedisRs => "redis-rs",
+        }
+    }
+}
+
+/// Both clients' connections to the one private server.
+struct Clients {
+    ours: resp_conn::Connection,
+    theirs: redis::Connection,
+    aours: resp_conn::aio::MultiplexedConnection,
+    atheirs: redis::aio::MultiplexedConnection,
+    rt: tokio::runtime::Runtime,
+    _server: RedisServer,
+}
+
+fn setup() -> Clients {
+    let server = RedisServer::start();
+    let url = server.url();
+    // Both clients' drivers and the 64 tasks run on this runtime: two workers for two
+    // cores, as a service on this machine would have.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+
+    let mut ours = resp_conn::Connection::open(url.as_str()).expect("resp-conn connect");
+    ours.query::<()>(resp_conn::cmd("SET").arg(KEY_16B).arg(VALUE_16B))
+        .unwrap();
+    let big: Vec<u8> = (0..1 << 20).map(|i| b'a' + (i % 26) as u8).collect();
+    ours.query::<()>(resp_conn::cmd("SET").arg(KEY_1M).arg(&big))
+        .unwrap();
+    let mut hset = resp_conn::cmd("HSET");
+    hset.arg(KEY_HASH);
+    for i in 0..20 {
+        hset.arg(format!("field:{i:02}"))
+            .arg(format!("value-{i:02}-0123456789"));
+    }
+    ours.query::<()>(&hset).unwrap();
+
+    let client = redis::Client::open(url.as_str()).expect("redis-rs client");
+    let mut theirs = client.get_connection().expect("redis-rs connect");
+    let aours = rt
+        .block_on(resp_conn::aio::MultiplexedConnection::open(url.as_str()))
+        .expect("resp-conn async connect");
+    let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
+    let atheirs = rt
+        .block_on(client.get_multiplexed_async_connection_with_config(&config))
+        .expect("redis-rs async connect");
+
+    // A sanity check that both see the same data.
+    let a: Vec<u8> = ours.query(resp_conn::cmd("GET").arg(KEY_1M)).unwrap();
+    let b: Vec<u8> = redis::cmd("GET").arg(KEY_1M).query(&mut theirs).unwrap();
+    assert!(a == big && a == b);
+    let a: HashMap<String, String> = ours.query(resp_conn::cmd("HGETALL").arg(KEY_HASH)).unwrap();
+    let b: HashMap<String, String> = redis::cmd("HGETALL")
+        .arg(KEY_HASH)
+        .query(&mut theirs)
+        .unwrap();
+    assert!(a.len() == 20 && a == b);
+
+    Clients {
+        ours,
+        theirs,
+        aours,
+        atheirs,
+        rt,
+        _server: server,
+    }
+}
+
+impl Clients {
+    /// Runs `iters` iterations of `w` with `client` as one timed batch; returns the
+    /// wall time.
+    fn run(&mut self, w: Workload, client: Client, iters: u64) -> Duration {
+        let batch = Batch::start(w.name(), client.id(), iters, w.replies());
+        match (w, client) {
+            (Workload::PingAsync | Workload::Mux64TasksGet, _) => {
+                let (ours, theirs) = (self.aours.clone(), self.atheirs.clone());
+                self.rt.block_on(async move {
+                    for _ in 0..iters {
+                        match (w, client) {
+                            (Workload::PingAsync, Client::RespConn) => ping_async_ours(&ours).await,
+                            (Workload::PingAsync, Client::RedisRs) => {
+                                ping_async_theirs(&theirs).await
+                            }
+                            (_, Client::RespConn) => mux_ours(&ours).await,
+                            (_, Client::RedisRs) => mux_theirs(&theirs).await,
+                        }
+                    }
+                })
+            }
+            (_, Client::RespConn) => {
+                for _ in 0..iters {
+                    sync_ours(w, &mut self.ours);
+                }
+            }
+            (_, Client::RedisRs) => {
+                for _ in 0..iters {
+                    sync_theirs(w, &mut self.theirs);
+                }
+            }
+        }
+        batch.stop()
+    }
+}
+
+/// One iteration of a sync workload on resp-conn.
+fn sync_ours(w: Workload, con: &mut resp_conn::Connection) {
+    use resp_conn::cmd;
+    match w {
+        Workload::PingSync => {
+            let pong: String = con.query(&cmd("PING")).unwrap();
+            black_box(pong);
+        }
+        Workload::SetGet16b => {
+            con.query::<()>(cmd("SET").arg(KEY_16B).arg(VALUE_16B))
+                .unwrap();
+            let v: Vec<u8> = con.query(cmd("GET").arg(KEY_16B)).unwrap();
+            black_box(v);
+        }
+        Workload::Get1m => {
+            let v: Vec<u8> = con.query(cmd("GET").arg(KEY_1M)).unwrap();
+            black_box(v);
+        }
+        Workload::Pipeline1000Set => {
+            let mut pipe = resp_conn::Pipeline::with_capacity(PIPELINE_LEN);
+            for i in 0..PIPELINE_LEN {
+                pipe.cmd("SET").arg(format!("bench:p:{i}")).arg(VALUE_16B);
+            }
+            con.query_pipeline::<()>(&pipe).unwrap();
+        }
+        Workload::Hgetall20x1000 => {
+            for _ in 0..HGETALL_CALLS {
+                let m: HashMap<String, String> = con.query(cmd("HGETALL").arg(KEY_HASH)).unwrap();
+                black_box(m);
+            }
+        }
+        Workload::PingAsync | Workload::Mux64TasksGet => unreachable!("async workload"),
+    }
+}
+
+/// One iteration of a sync workload on redis-rs.
+fn sync_theirs(w: Workload, con: &mut redis::Connection) {
+    use redis::cmd;
+    match w {
+        Workload::PingSync => {
+            let pong: String = cmd("PING").query(con).unwrap();
+            black_box(pong);
+        }
+        Workload::SetGet16b => {
+            cmd("SET")
+                .arg(KEY_16B)
+                .arg(VALUE_16B)
+                .query::<()>(con)
+                .unwrap();
+            let v: Vec<u8> = cmd("GET").arg(KEY_16B).query(con).unwrap();
+            black_box(v);
+        }
+        Workload::Get1m => {
+            let v: Vec<u8> = cmd("GET").arg(KEY_1M).query(con).unwrap();
+            black_box(v);
+        }
+        Workload::Pipeline1000Set => {
+            let mut pipe = redis::Pipeline::with_capacity(PIPELINE_LEN);
+            for i in 0..PIPELINE_LEN {
+                pipe.cmd("SET").arg(format!("bench:p:{i}")).arg(VALUE_16B);
+            }
+            pipe.query::<()>(con).unwrap();
+        }
+        Workload::Hgetall20x1000 => {
+            for _ in 0..HGETALL_CALLS {
+                let m: HashMap<String, String> = cmd("HGETALL").arg(KEY_HASH).query(con).unwrap();
+                black_box(m);
+            }
+        }
+        Workload::PingAsync | Workload::Mux64TasksGet => unreachable!("async workload"),
+    }
+}
+
+async fn ping_async_ours(con: &resp_conn::aio::MultiplexedConnection) {
+    let pong: String = con.query(&resp_conn::cmd("PING")).await.unwrap();
+    black_box(pong);
+}
+
+async fn ping_async_theirs(con: &redis::aio::MultiplexedConnection) {
+    let mut con = con.clone();
+    let pong: String = redis::cmd("PING").query_async(&mut con).await.unwrap();
+    black_box(pong);
+}
+
+/// 64 spawned tasks, each one GET on a clone of the shared handle.
+async fn mux_ours(con: &resp_conn::aio::MultiplexedConnection) {
+    let mut tasks = Vec::with_capacity(MUX_TASKS);
+    for _ in 0..MUX_TASKS {
+        let con = con.clone();
+        tasks.push(tokio::spawn(async move {
+            let v: Option<Vec<u8>> = con.query(resp_conn::cmd("GET").arg(KEY_16B)).await.unwrap();
+            v
+        }));
+    }
+    for t in tasks {
+        black_box(t.await.unwrap());
+    }
+}
+
+async fn mux_theirs(con: &redis::aio::MultiplexedConnection) {
+    let mut tasks = Vec::with_capacity(MUX_TASKS);
+    for _ in 0..MUX_TASKS {
+        let mut con = con.clone();
+        tasks.push(tokio::spawn(async move {
+            let v: Option<Vec<u8>> = redis::cmd("GET")
+                .arg(KEY_16B)
+                .query_async(&mut con)
+                .await
+                .unwrap();
+            v
+        }));
+    }
+    for t in tasks {
+        black_box(t.await.unwrap());
+    }
+}
+
+fn criterion_benches(c: &mut Criterion, clients: &mut Clients) {
+    for w in WORKLOADS {
+        let mut g = c.benchmark_group(format!("conn/{}", w.name()));
+        let (throughput, secs) = match w {
+            Workload::Get1m => (Throughput::Bytes(1 << 20), 4),
+            Workload::SetGet16b => (Throughput::Elements(1), 3),
+            Workload::PingSync | Workload::PingAsync => (Throughput::Elements(1), 3),
+            Workload::Hgetall20x1000 => (Throughput::Elements(w.replies()), 5),
+            _ => (Throughput::Elements(w.replies()), 4),
+        };
+        g.throughput(throughput)
+            .sample_size(if w == Workload::Hgetall20x1000 {
+                10
+            } else {
+                20
+            })
+            .warm_up_time(Duration::from_millis(700))
+            .measurement_time(Duration::from_secs(secs));
+        for client in [Client::RespConn, Client::RedisRs] {
+            g.bench_function(client.id(), |b| {
+                b.iter_custom(|iters| clients.run(w, client, iters))
+            });
+        }
+        g.finish();
+    }
+}
+
+/// Interleaved A/B: short batches of each client in turn, so that the drift of a
+/// noisy machine (other jobs, CPU placement of client and server) hits both alike.
+/// Prints the median time per iteration of each client and the median of the
+/// per-round ratios.
+fn interleaved(clients: &mut Clients, rounds: usize) {
+    println!("\ninterleaved A/B: {rounds} rounds of ~40 ms batches per client, medians");
+    println!(
+        "{:<24} {:>14} {:>14} {:>16}",
+        "workload", "resp-conn", "redis-rs", "redis-rs/resp-conn"
+    );
+    for w in WORKLOADS {
+        // Calibrate: iterations for ~40 ms.
+        let one = clients
+            .run(w, Client::RespConn, 1)
+            .max(Duration::from_micros(1));
+        let iters =
+            (Duration::from_millis(40).as_nanos() / one.as_nanos()).clamp(1, 100_000) as u64;
+        let (mut a, mut b, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..rounds {
+            let order = if round % 2 == 0 {
+                [Client::RespConn, Client::RedisRs]
+            } else {
+                [Client::RedisRs, Client::RespConn]
+            };
+            let mut t = [0.0; 2];
+            for client in order {
+                let per_iter = clients.run(w, client, iters).as_secs_f64() / iters as f64;
+                t[(client == Client::RedisRs) as usize] = per_iter;
+            }
+            a.push(t[0]);
+            b.push(t[1]);
+            ratio.push(t[1] / t[0]);
+        }
+        println!(
+            "{:<24} {:>14} {:>14} {:>16.2}",
+            format!("conn/{}", w.name()),
+            human(median(&mut a)),
+            human(median(&mut b)),
+            median(&mut ratio)
+        );
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn human(secs: f64) -> String {
+    if secs >= 1e-3 {
+        format!("{:.2} ms", secs * 1e3)
+    } else {
+        format!("{:.2} µs", secs * 1e6)
+    }
+}
+
+/// Prints client CPU per reply and CPU per wall second for every bench that ran.
+fn print_cpu_table() {
+    let table = CPU.lock().unwrap();
+    if table.is_empty() {
+        return;
+    }
+    println!(
+        "\nclient CPU per reply (all bench-process threads, not redis-server; warm-up included)"
+    );
+    println!(
+        "{:<34} {:>12} {:>12} {:>12} {:>9}",
+        "bench", "cpu ns", "user ns", "wall ns", "cpu/wall"
+    );
+    for (id, t) in table.iter() {
+        let r = t.replies.max(1) as f64;
+        println!(
+            "{:<34} {:>12.0} {:>12.0} {:>12.0} {:>9.2}",
+            format!("conn/{id}"),
+            t.cpu.as_nanos() as f64 / r,
+            t.user.as_nanos() as f64 / r,
+            t.wall.as_nanos() as f64 / r,
+            t.cpu.as_secs_f64() / t.wall.as_secs_f64().max(1e-9),
+        );
+    }
+}
+
+fn main() {
+    let mut clients = setup();
+    let mut c = Criterion::default().configure_from_args();
+    criterion_benches(&mut c, &mut clients);
+    c.final_summary();
+    // The A/B pass runs only in a full, plain run (no filter, no profiling or test
+    // mode); CONN_AB_ROUNDS=0 turns it off.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let plain_run = args.iter().all(|a| a == "--bench");
+    let rounds = std::env::var("CONN_AB_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(15);
+    if plain_run && rounds > 0 {
+        interleaved(&mut clients, rounds);
+    }
+    print_cpu_table();
+}
