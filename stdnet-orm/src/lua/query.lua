@@ -101,10 +101,14 @@ while true do
   end
 end
 
--- The result as a sorted set of ids scored by id.
-local result = temp()
-redis.call('ZINTERSTORE', result, 2, KEYS[1], stack[#stack], 'WEIGHTS', 1, 0)
-stored(result)
+-- The result: a set or sorted set of ids. Index sets only ever hold ids of existing
+-- instances, so it needs no intersection with the id set to be counted or sorted.
+local top = stack[#stack]
+local everything = top == KEYS[1]
+local function card(key)
+  if redis.call('TYPE', key).ok == 'set' then return redis.call('SCARD', key) end
+  return redis.call('ZCARD', key)
+end
 
 local sort_how, sort_field, sort_desc = 'id', nil, false
 local offset, limit = 0, -1
@@ -126,15 +130,14 @@ while argp <= #ARGV do
 end
 
 local mode = ARGV[argp + 1]
+local total = card(top)
 if mode == 'count' then
-  reply = redis.call('ZCARD', result)
   cleanup()
-  return reply
+  return total
 end
 
 -- Ordered, sliced ids.
 local ids
-local total = redis.call('ZCARD', result)
 local start = offset
 if start < 0 then start = math.max(total + start, 0) end
 local stop = -1
@@ -142,11 +145,24 @@ if limit >= 0 then stop = start + limit - 1 end
 if limit == 0 or start >= total then
   ids = {}
 elseif sort_how == 'id' or sort_how == 'score' then
-  local ordered = result
-  if sort_how == 'score' then
-    ordered = temp()
-    redis.call('ZINTERSTORE', ordered, 2, result, num_key(sort_field), 'WEIGHTS', 0, 1)
-    stored(ordered)
+  -- A sorted set scored by the sort key: the id set itself, a number field's index
+  -- (which holds every instance: `score` is used only for fields that cannot be
+  -- empty), or their intersection with the result.
+  local ordered
+  if sort_how == 'id' then
+    ordered = KEYS[1]
+    if not everything then
+      ordered = temp()
+      redis.call('ZINTERSTORE', ordered, 2, KEYS[1], top, 'WEIGHTS', 1, 0)
+      stored(ordered)
+    end
+  else
+    ordered = num_key(sort_field)
+    if not everything then
+      ordered = temp()
+      redis.call('ZINTERSTORE', ordered, 2, top, num_key(sort_field), 'WEIGHTS', 0, 1)
+      stored(ordered)
+    end
   end
   if sort_desc then
     ids = redis.call('ZRANGE', ordered, start, stop, 'REV')
@@ -156,7 +172,7 @@ elseif sort_how == 'id' or sort_how == 'score' then
 else
   local count = total - start
   if limit >= 0 then count = math.min(count, limit) end
-  local args = { result, 'BY', prefix .. ':obj:*->' .. names[sort_field], 'LIMIT', start, count }
+  local args = { top, 'BY', prefix .. ':obj:*->' .. names[sort_field], 'LIMIT', start, count }
   if sort_how == 'alpha' then args[#args + 1] = 'ALPHA' end
   if sort_desc then args[#args + 1] = 'DESC' end
   ids = redis.call('SORT', unpack(args))
