@@ -75,6 +75,10 @@ impl Db {
     fn command(&mut self, command: &resp_conn::Cmd) -> Result<Value> {
         ops::check(self.con.request(command)?)
     }
+
+    fn pipeline(&mut self, pipeline: &resp_conn::Pipeline) -> Result<Value> {
+        Ok(self.con.request_pipeline(pipeline)?)
+    }
 }
 
 impl AsyncDb {
@@ -106,6 +110,10 @@ impl AsyncDb {
 
     async fn command(&self, command: &resp_conn::Cmd) -> Result<Value> {
         ops::check(self.con.request(command).await?)
+    }
+
+    async fn pipeline(&self, pipeline: &resp_conn::Pipeline) -> Result<Value> {
+        Ok(self.con.request_pipeline(pipeline).await?)
     }
 }
 
@@ -174,9 +182,24 @@ macro_rules! operations {
             }
 
             /// Every instance the query matches, in its order and slice.
+            ///
+            /// A query limited to a few instances (16 or fewer) is
+            /// read in one script call. A larger one fetches the ids with the script
+            /// and then every hash in one pipeline: two round trips, but far cheaper
+            /// for the server than building a large nested reply in Lua. An instance
+            /// deleted between the two is left out.
             pub $($async)? fn all<M: Model>($($recv)* $s, query: &Query<M>) -> Result<Vec<M>> {
-                let call = ops::query_call(&$s.keys::<M>(), query, Output::Load(&[]))?;
-                ops::decode_loaded($s.eval(call) $($aw)* ?)
+                let keys = $s.keys::<M>();
+                if query.limit.is_some_and(|n| n <= ops::INLINE_LOAD) {
+                    let call = ops::query_call(&keys, query, Output::Load(&[]))?;
+                    return ops::decode_loaded($s.eval(call) $($aw)* ?);
+                }
+                let ids = $s.ids(query) $($aw)* ?;
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let pipeline = ops::get_pipeline(&keys, &ids);
+                ops::decode_fetched(&ids, $s.pipeline(&pipeline) $($aw)* ?)
             }
 
             /// The first instance the query matches, if any.

@@ -151,6 +151,31 @@ pub(crate) fn delete_call<M: Model>(keys: &Keys, ids: &[u64]) -> ScriptInvocatio
     inv
 }
 
+/// Queries limited to at most this many instances load them inside the query script
+/// (one round trip); larger ones fetch ids, then hashes in a pipeline.
+pub(crate) const INLINE_LOAD: usize = 16;
+
+/// `HGETALL` of each instance, in one pipeline.
+pub(crate) fn get_pipeline(keys: &Keys, ids: &[u64]) -> resp_conn::Pipeline {
+    let mut pipeline = resp_conn::Pipeline::with_capacity(ids.len());
+    for id in ids {
+        pipeline.cmd("HGETALL").arg(keys.instance(*id));
+    }
+    pipeline
+}
+
+/// Decodes the replies of [`get_pipeline`], leaving out instances that are gone.
+pub(crate) fn decode_fetched<M: Model>(ids: &[u64], replies: Value) -> Result<Vec<M>> {
+    let replies: Vec<Value> = Vec::from_frame(replies)?;
+    let mut out = Vec::with_capacity(ids.len());
+    for (id, fields) in ids.iter().zip(replies) {
+        if let Some(m) = decode::<M>(*id, fields)? {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
 /// `HGETALL` of one instance.
 pub(crate) fn get_cmd(keys: &Keys, id: u64) -> Cmd {
     let mut c = cmd("HGETALL");
