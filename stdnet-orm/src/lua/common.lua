@@ -41,15 +41,6 @@ local function unindex(i, id, value)
   if has(f, 't') then redis.call('ZREM', lex_key(i), value .. '\0' .. id) end
 end
 
--- Adds the index entries of field i holding `value` (numeric score `score`).
-local function index(i, id, value, score)
-  local f = flags[i]
-  if has(f, 'u') then redis.call('HSET', uni_key(i), value, id) end
-  if has(f, 'i') or has(f, 'u') then redis.call('SADD', idx_key(i, value), id) end
-  if has(f, 'n') and score ~= '' then redis.call('ZADD', num_key(i), score, id) end
-  if has(f, 't') then redis.call('ZADD', lex_key(i), 0, value .. '\0' .. id) end
-end
-
 -- The indexed fields' numbers, for reading old values before a change.
 local indexed = {}
 for i = 1, nfields do
