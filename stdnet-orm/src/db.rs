@@ -222,7 +222,11 @@ macro_rules! operations {
 
             /// How many instances the query matches (its slice is ignored).
             pub $($async)? fn count<M: Model>($($recv)* $s, query: &Query<M>) -> Result<usize> {
-                let call = ops::query_call(&$s.keys::<M>(), query, Output::Count)?;
+                let keys = $s.keys::<M>();
+                if let Some(command) = ops::count_cmd(&keys, query)? {
+                    return Ok(resp_conn::FromFrame::from_frame($s.command(&command) $($aw)* ?)?);
+                }
+                let call = ops::query_call(&keys, query, Output::Count)?;
                 Ok(resp_conn::FromFrame::from_frame($s.eval(call) $($aw)* ?)?)
             }
 

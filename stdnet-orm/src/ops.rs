@@ -192,6 +192,28 @@ pub(crate) fn decode<M: Model>(id: u64, fields: Value) -> Result<Option<M>> {
     M::from_stored(id, &|name| map.get(name).cloned()).map(Some)
 }
 
+/// A count that needs no script: every instance (`ZCARD` of the id set) or one
+/// equality filter (`SCARD` of its index set). `None` for anything else.
+pub(crate) fn count_cmd<M: Model>(keys: &Keys, query: &Query<M>) -> Result<Option<Cmd>> {
+    Ok(match &query.cond {
+        Cond::All => {
+            let mut c = cmd("ZCARD");
+            c.arg(keys.ids());
+            Some(c)
+        }
+        Cond::Eq(field, value) => {
+            let n = field_number::<M>(field, "filter")?;
+            if !M::META.fields[n - 1].is_indexed() {
+                return Ok(None); // the script reports the missing index
+            }
+            let mut c = cmd("SCARD");
+            c.arg(keys.index(field, value));
+            Some(c)
+        }
+        _ => None,
+    })
+}
+
 /// What a query returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Output<'f> {
