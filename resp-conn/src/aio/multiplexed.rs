@@ -252,11 +252,12 @@ async fn session(
     let failure = loop {
         if !batch.is_empty() {
             // Auto-pipelining: everything already queued goes out in this one write.
-            // Then yield once and look again: tasks woken together (a burst of callers)
-            // are often still enqueuing, and one scheduler turn lets them join this
-            // write instead of each paying for a write of its own.
+            // If that found a burst (more than one request), yield once and look again:
+            // tasks woken together are often still enqueuing, and one scheduler turn
+            // lets them join this write instead of each paying for a write of its own.
+            // A lone request is written at once, so round trips pay nothing for this.
             drain(requests, &mut batch);
-            if batch.len() < MAX_BATCH {
+            if batch.len() > 1 && batch.len() < MAX_BATCH {
                 tokio::task::yield_now().await;
                 drain(requests, &mut batch);
             }
