@@ -249,18 +249,21 @@ async fn session(
     let mut in_flight: VecDeque<InFlight> = VecDeque::new();
     let mut wbuf: Vec<u8> = Vec::new();
     let mut batch: Vec<Request> = first.into_iter().collect();
+    let mut last_batch = 0;
     let failure = loop {
         if !batch.is_empty() {
             // Auto-pipelining: everything already queued goes out in this one write.
-            // If that found a burst (more than one request), yield once and look again:
-            // tasks woken together are often still enqueuing, and one scheduler turn
-            // lets them join this write instead of each paying for a write of its own.
-            // A lone request is written at once, so round trips pay nothing for this.
+            // Under concurrent load (this batch or the last had more than one request),
+            // yield once and look again: tasks woken together are often still
+            // enqueuing, and one scheduler turn lets them join this write instead of
+            // each paying for a write of its own. A caller alone on the connection is
+            // written at once, so plain round trips pay nothing for this.
             drain(requests, &mut batch);
-            if batch.len() > 1 && batch.len() < MAX_BATCH {
+            if (batch.len() > 1 || last_batch > 1) && batch.len() < MAX_BATCH {
                 tokio::task::yield_now().await;
                 drain(requests, &mut batch);
             }
+            last_batch = batch.len();
             wbuf.clear();
             for r in batch.drain(..) {
                 wbuf.extend_from_slice(&r.bytes);
