@@ -395,8 +395,13 @@ impl Connection {
     /// the data.
     fn fill(&mut self) -> Result<()> {
         let stream = self.stream.as_mut().ok_or(Error::ConnectionClosed)?;
-        let want = self.read_size;
         let len = self.rbuf.len();
+        if let Some(needed) = self.decoder.bytes_needed() {
+            // A large value is arriving: make room for all of it at once rather than
+            // growing (and copying) the buffer step by step.
+            self.rbuf.reserve(needed.saturating_sub(len));
+        }
+        let want = self.read_size;
         let small = want <= SCRATCH;
         if !small {
             self.rbuf.resize(len + want, 0);

@@ -119,6 +119,13 @@ impl Decoder {
         self.need = 0;
     }
 
+    /// While a bulk payload is arriving: how many bytes, counted from the start of
+    /// the reply, the buffer must hold before decoding can go on. A reader can size
+    /// its next read (or reserve its buffer) from it.
+    pub fn bytes_needed(&self) -> Option<usize> {
+        (self.need > 0).then_some(self.need)
+    }
+
     /// True when the decoder holds part of a reply.
     pub fn in_progress(&self) -> bool {
         self.machine.pos != 0
