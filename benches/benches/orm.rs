@@ -11,7 +11,7 @@
 //!
 //! | field      | index              | keys written per object                                |
 //! |------------|--------------------|--------------------------------------------------------|
-//! | `username` | `#[model(unique)]` | `{B}:uni:username` (hash), `{B}:idx:username:<v>`, `{B}:lex:username` |
+//! | `username` | `#[model(unique)]` | `{B}:uni:username` (hash, also its equality index), `{B}:lex:username` |
 //! | `country`  | `#[model(index)]`  | `{B}:idx:country:<v>` (10 values), `{B}:lex:country`   |
 //! | `age`      | `#[model(index)]`  | `{B}:idx:age:<v>`, `{B}:num:age`                       |
 //! | `score`, `email` | none         | only the object hash `{B}:obj:<id>`                    |
@@ -132,7 +132,7 @@ fn hand_insert(con: &mut redis::Connection, users: &mut [User]) -> redis::RedisR
         .query(con)?;
     let first = last + 1 - users.len() as u64;
 
-    let mut p = redis::Pipeline::with_capacity(users.len() * 9);
+    let mut p = redis::Pipeline::with_capacity(users.len() * 8);
     let (lex_username, lex_country) = (format!("{B}:lex:username"), format!("{B}:lex:country"));
     let (num_age, all_ids) = (format!("{B}:num:age"), format!("{B}:id"));
     for (k, u) in users.iter_mut().enumerate() {
@@ -140,10 +140,6 @@ fn hand_insert(con: &mut redis::Connection, users: &mut [User]) -> redis::RedisR
         u.id = id;
         // Indexes in field order, as save.lua's index() does them.
         p.cmd("HSET").arg(&uni).arg(&u.username).arg(id).ignore();
-        p.cmd("SADD")
-            .arg(format!("{B}:idx:username:{}", u.username))
-            .arg(id)
-            .ignore();
         p.cmd("ZADD")
             .arg(&lex_username)
             .arg(0)

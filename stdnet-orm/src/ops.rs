@@ -193,7 +193,8 @@ pub(crate) fn decode<M: Model>(id: u64, fields: Value) -> Result<Option<M>> {
 }
 
 /// A count that needs no script: every instance (`ZCARD` of the id set) or one
-/// equality filter (`SCARD` of its index set). `None` for anything else.
+/// equality filter (`SCARD` of its index set, `HEXISTS` of a unique field's hash).
+/// `None` for anything else.
 pub(crate) fn count_cmd<M: Model>(keys: &Keys, query: &Query<M>) -> Result<Option<Cmd>> {
     Ok(match &query.cond {
         Cond::All => {
@@ -206,9 +207,16 @@ pub(crate) fn count_cmd<M: Model>(keys: &Keys, query: &Query<M>) -> Result<Optio
             if !M::META.fields[n - 1].is_indexed() {
                 return Ok(None); // the script reports the missing index
             }
-            let mut c = cmd("SCARD");
-            c.arg(keys.index(field, value));
-            Some(c)
+            let meta = &M::META.fields[n - 1];
+            if meta.index == crate::model::IndexKind::Unique {
+                let mut c = cmd("HEXISTS");
+                c.arg(keys.unique(field)).arg(value.as_slice());
+                Some(c)
+            } else {
+                let mut c = cmd("SCARD");
+                c.arg(keys.index(field, value));
+                Some(c)
+            }
         }
         _ => None,
     })

@@ -376,6 +376,22 @@ fn counts_ids_values_and_partial_loads() {
     let users = populate(&mut db);
     let it = User::objects().filter(User::COUNTRY.eq("IT"));
     assert_eq!(db.count(&it).unwrap(), 3);
+    // A unique field counts through its value -> id hash.
+    assert_eq!(
+        db.count(&User::objects().filter(User::USERNAME.eq("ann")))
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        db.count(&User::objects().filter(User::USERNAME.eq("nobody")))
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        db.ids(&User::objects().filter(User::USERNAME.is_in(["bob", "carl", "nobody"])))
+            .unwrap(),
+        [users[1].id, users[2].id]
+    );
     assert!(db.exists(&it).unwrap());
     assert!(
         !db.exists(&User::objects().filter(User::AGE.gt(100)))

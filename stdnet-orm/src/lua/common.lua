@@ -1,5 +1,8 @@
 -- Shared by the save, delete and query scripts of stdnet-orm.
 --
+-- Equality lookups on a unique field use its value -> id hash; other indexed fields
+-- have one set per value.
+--
 -- ARGV starts with the model's key prefix (its hash tag, e.g. `{ns.auth.user}`), its
 -- label for error messages, and its field table: a count, then each field's name and
 -- flags. Flags: `u` unique, `i` indexed, `n` numeric (sorted set by value), `t` text
@@ -34,7 +37,7 @@ local function unindex(i, id, value)
   if has(f, 'u') and redis.call('HGET', uni_key(i), value) == id then
     redis.call('HDEL', uni_key(i), value)
   end
-  if has(f, 'i') or has(f, 'u') then
+  if has(f, 'i') then
     redis.call('SREM', idx_key(i, value), id)
   end
   if has(f, 'n') then redis.call('ZREM', num_key(i), id) end

@@ -55,17 +55,40 @@ while true do
   elseif op == 'all' then
     stack[#stack + 1] = KEYS[1]
     argp = argp + 1
-  elseif op == 'eq' then
-    stack[#stack + 1] = idx_key(tonumber(ARGV[argp + 1]), ARGV[argp + 2])
-    argp = argp + 3
-  elseif op == 'in' then
-    local i, n = tonumber(ARGV[argp + 1]), tonumber(ARGV[argp + 2])
-    local keys = {}
-    for k = 1, n do keys[k] = idx_key(i, ARGV[argp + 2 + k]) end
-    local t = temp()
-    if n > 0 then redis.call('SUNIONSTORE', t, unpack(keys)) end
-    stack[#stack + 1] = stored(t)
-    argp = argp + 3 + n
+  elseif op == 'eq' or op == 'in' then
+    local i = tonumber(ARGV[argp + 1])
+    local values
+    if op == 'eq' then
+      values = { ARGV[argp + 2] }
+      argp = argp + 3
+    else
+      local n = tonumber(ARGV[argp + 2])
+      values = {}
+      for k = 1, n do values[k] = ARGV[argp + 2 + k] end
+      argp = argp + 3 + n
+    end
+    if has(flags[i], 'u') then
+      -- A unique field answers equality from its value -> id hash.
+      local t = temp()
+      if #values > 0 then
+        local ids = {}
+        for _, id in ipairs(redis.call('HMGET', uni_key(i), unpack(values))) do
+          if id then ids[#ids + 1] = id end
+        end
+        if #ids > 0 then sadd_all(t, ids) end
+      end
+      stack[#stack + 1] = stored(t)
+    elseif #values == 1 then
+      stack[#stack + 1] = idx_key(i, values[1])
+    else
+      local t = temp()
+      if #values > 0 then
+        local keys = {}
+        for k, v in ipairs(values) do keys[k] = idx_key(i, v) end
+        redis.call('SUNIONSTORE', t, unpack(keys))
+      end
+      stack[#stack + 1] = stored(t)
+    end
   elseif op == 'range' then
     local t = temp()
     redis.call('ZRANGESTORE', t, num_key(tonumber(ARGV[argp + 1])), ARGV[argp + 2], ARGV[argp + 3], 'BYSCORE')

@@ -28,7 +28,7 @@ local is_unique, is_set, is_num, is_lex = {}, {}, {}, {}
 for i = 1, nfields do
   local f = flags[i]
   is_unique[i] = has(f, 'u')
-  is_set[i] = is_unique[i] or has(f, 'i')
+  is_set[i] = has(f, 'i')
   is_num[i] = has(f, 'n')
   is_lex[i] = has(f, 't')
 end

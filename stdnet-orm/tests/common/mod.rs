@@ -111,15 +111,18 @@ pub fn index_problems<M: Model>(con: &mut Connection, namespace: &str) -> Vec<St
             let Some(value) = hash.get(f.name) else {
                 continue;
             };
-            expected_sets
-                .entry(keys.index(f.name, value))
-                .or_default()
-                .insert(id);
+            // A unique field's equality index is its value -> id hash; other indexed
+            // fields have one set per value.
             if f.index == IndexKind::Unique {
                 expected_uni
                     .entry(f.name.into())
                     .or_default()
                     .insert(value.clone(), id);
+            } else {
+                expected_sets
+                    .entry(keys.index(f.name, value))
+                    .or_default()
+                    .insert(id);
             }
             match f.kind {
                 stdnet_orm::FieldKind::Number => {
