@@ -18,7 +18,7 @@
 //! # Modules
 //!
 //! * [`info`]: where and how to connect (URLs, credentials, RESP2/RESP3, timeouts).
-//! * [`cmd`]: commands and pipelines, encoded as they are built.
+//! * [`cmd`](mod@cmd): commands and pipelines, encoded as they are built.
 //! * [`reply`]: converting reply frames into Rust types ([`FromFrame`]).
 //! * [`sync`]: the blocking [`Connection`].
 //! * [`script`]: Lua scripts with `EVALSHA` and automatic loading.

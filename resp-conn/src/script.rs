@@ -11,7 +11,7 @@
 //!
 //! A call sends `EVALSHA`; if the server answers `NOSCRIPT` (a new server, a restart, a
 //! `SCRIPT FLUSH`) the script is loaded with `SCRIPT LOAD` and the call repeated. In a
-//! [`Pipeline`](crate::Pipeline), scripts the connection has not loaded yet are loaded
+//! [`Pipeline`], scripts the connection has not loaded yet are loaded
 //! in the same write before the pipeline's commands.
 
 use std::collections::HashSet;

@@ -192,7 +192,7 @@ impl<P> GenericFrame<P> {
 
     /// Converts every payload with `f`, keeping the shape of the frame.
     ///
-    /// This is how a borrowed [`Frame`](crate::Frame) becomes a frame over another
+    /// This is how a borrowed [`Frame`] becomes a frame over another
     /// buffer type, e.g. `frame.map_payload(&mut |s| bytes.slice_ref(s))`.
     pub fn map_payload<Q>(self, f: &mut impl FnMut(P) -> Q) -> GenericFrame<Q> {
         fn pairs<P, Q>(

@@ -6,8 +6,8 @@
 //! | integers, `f32`, `f64` | decimal text (`1.5`, `-3`) | equality sets and a sorted set (score = value) |
 //! | `bool` | `1` / `0` | equality sets |
 //! | `Vec<u8>` | the bytes | equality sets |
-//! | [`Date`](crate::Date) (`chrono::NaiveDate`) | `2024-05-17` | equality sets and a sorted set (score = days since 1970-01-01) |
-//! | [`Timestamp`](crate::Timestamp) (`chrono::DateTime<Utc>`) | RFC 3339 with microseconds, `2024-05-17T10:00:00.000000Z` | equality sets and a sorted set (score = seconds since the epoch) |
+//! | [`Date`] (`chrono::NaiveDate`) | `2024-05-17` | equality sets and a sorted set (score = days since 1970-01-01) |
+//! | [`Timestamp`] (`chrono::DateTime<Utc>`) | RFC 3339 with microseconds, `2024-05-17T10:00:00.000000Z` | equality sets and a sorted set (score = seconds since the epoch) |
 //! | unit-only enums (`#[derive(FieldEnum)]`) | the variant's name | equality sets |
 //! | `Option<T>` | as `T`; `None` is no hash field at all | as `T`, with no entry for `None` |
 //! | any serde type with `#[model(json)]` | JSON text | not indexable |

@@ -7,7 +7,7 @@
 //!   and the next request reconnects (with backoff after failed attempts).
 //! * [`Connection`]: one socket owned by one task, for what must not share a socket:
 //!   blocking commands (`BLPOP`, `XREAD BLOCK`, `WAIT`) and `MONITOR`.
-//! * [`PubSub`](crate::aio::PubSub): a dedicated subscriber connection.
+//! * [`PubSub`]: a dedicated subscriber connection.
 //!
 //! # Which to use
 //!
