@@ -134,7 +134,9 @@ impl<P: AsRef<[u8]>> GenericFrame<P> {
     /// Appends the frame's RESP bytes to `out`.
     ///
     /// A frame produced by the parser encodes to the bytes it was parsed from, except
-    /// that streamed aggregates are written with their counts. For frames you build,
+    /// that streamed aggregates are written with their counts and attributes that came
+    /// one after another (merged into one by the parser) are written as one; parsing
+    /// the encoding always gives back an equal frame. For frames you build,
     /// keep to the grammar: simple strings and errors without CR or LF, doubles from
     /// [`Double::from_text`](crate::Double::from_text), big numbers of digits, no
     /// empty chunk in a streamed string. Encoding recurses once per nesting level.
