@@ -49,3 +49,27 @@ fn keep(pipeline: &Pipeline, replies: Vec<Value>) -> Result<Value> {
     }
     Ok(GenericFrame::Array(kept))
 }
+
+/// The bytes of `pipeline` preceded by a `SCRIPT LOAD` for every script it calls, and
+/// how many replies they bring: for connections that do not track loaded scripts.
+pub(crate) fn encode_with_script_loads(pipeline: &Pipeline) -> (Vec<u8>, usize) {
+    let mut out = Vec::new();
+    for (_, source) in pipeline.scripts() {
+        crate::script::load_cmd(source).write_to(&mut out);
+    }
+    pipeline.write_to(&mut out);
+    (out, pipeline.scripts().len() + pipeline.reply_count())
+}
+
+/// The result of a pipeline sent by [`encode_with_script_loads`]: checks the loads'
+/// replies, then assembles the rest.
+pub(crate) fn assemble_after_script_loads(
+    pipeline: &Pipeline,
+    mut replies: Vec<Value>,
+) -> Result<Value> {
+    let loads = pipeline.scripts().len().min(replies.len());
+    for load in replies.drain(..loads) {
+        check_error(load)?;
+    }
+    assemble(pipeline, replies)
+}

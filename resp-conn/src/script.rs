@@ -81,9 +81,7 @@ impl Script {
 
     /// The `SCRIPT LOAD` command for this script.
     pub fn load_cmd(&self) -> Cmd {
-        let mut c = cmd("SCRIPT");
-        c.arg("LOAD").arg(&*self.source);
-        c
+        load_cmd(&self.source)
     }
 }
 
@@ -160,8 +158,15 @@ pub(crate) fn missing_scripts(pipeline: &Pipeline, loaded: &HashSet<String>) -> 
         .scripts()
         .iter()
         .filter(|(sha, _)| !loaded.contains(sha))
-        .map(|(_, source)| Script::new(source).load_cmd())
+        .map(|(_, source)| load_cmd(source))
         .collect()
+}
+
+/// `SCRIPT LOAD <source>` (no need to hash the source again to build it).
+pub(crate) fn load_cmd(source: &str) -> Cmd {
+    let mut c = cmd("SCRIPT");
+    c.arg("LOAD").arg(source);
+    c
 }
 
 #[cfg(test)]

@@ -139,17 +139,9 @@ impl MultiplexedConnection {
 
     /// Sends a pipeline and returns its replies as one frame.
     pub async fn request_pipeline(&self, pipeline: &Pipeline) -> Result<Value> {
-        let mut out = Vec::new();
-        let loads = pipeline.scripts().len();
-        for (_, source) in pipeline.scripts() {
-            crate::Script::new(source).load_cmd().write_to(&mut out);
-        }
-        pipeline.write_to(&mut out);
-        let mut replies = self.exchange(out, loads + pipeline.reply_count()).await?;
-        for load in replies.drain(..loads) {
-            crate::sync::check_error(load)?;
-        }
-        crate::pipeline::assemble(pipeline, replies)
+        let (bytes, replies) = crate::pipeline::encode_with_script_loads(pipeline);
+        let replies = self.exchange(bytes, replies).await?;
+        crate::pipeline::assemble_after_script_loads(pipeline, replies)
     }
 
     /// Calls a script, loading it if the server does not have it.
