@@ -213,9 +213,15 @@ impl<P> GenericFrame<P> {
             v.into_iter()
                 .map(|x| match x {
                     GenericFrame::BulkString(p) => GenericFrame::BulkString(f(p)),
-                    x => x.map_payload(f),
+                    x => other(x, f),
                 })
                 .collect()
+        }
+        // Out of line, so that the loop above keeps its values in registers: with the
+        // recursive call inlined into it, every element went through the stack.
+        #[inline(never)]
+        fn other<P, Q>(x: GenericFrame<P>, f: &mut impl FnMut(P) -> Q) -> GenericFrame<Q> {
+            x.map_payload(f)
         }
         match self {
             GenericFrame::SimpleString(p) => GenericFrame::SimpleString(f(p)),
