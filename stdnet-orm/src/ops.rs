@@ -36,14 +36,50 @@ pub(crate) fn query_script() -> &'static Script {
     script(&CELL, include_str!("lua/query.lua"))
 }
 
-/// Starts an invocation with the common header: prefix, label, field table.
-fn header<'s>(script: &'s Script, keys: &Keys, fields: &[&FieldMeta]) -> ScriptInvocation<'s> {
-    let mut inv = script.prepare();
-    inv.arg(keys.prefix()).arg(keys.label()).arg(fields.len());
-    for f in fields {
-        inv.arg(f.name).arg(f.script_flags());
+/// An invocation being built, and the position (1-based, as in Lua) that the next
+/// key it declares will have in `KEYS`.
+struct Call {
+    inv: ScriptInvocation<'static>,
+    next_key: usize,
+}
+
+impl Call {
+    /// Declares `key` and returns its position in `KEYS`.
+    fn key(&mut self, key: impl resp_conn::ToArg) -> usize {
+        self.inv.key(key);
+        self.next_key += 1;
+        self.next_key - 1
     }
-    inv
+}
+
+/// Starts an invocation with the common header (see `lua/common.lua`): in ARGV the
+/// prefix, label and field table; in KEYS the id set, the counter, and each field's
+/// unique hash, numeric and lexicographic sorted sets.
+fn header(script: &'static Script, keys: &Keys, fields: &[&FieldMeta]) -> Call {
+    let mut call = Call {
+        inv: script.prepare(),
+        next_key: 1,
+    };
+    call.inv
+        .arg(keys.prefix())
+        .arg(keys.label())
+        .arg(fields.len());
+    call.key(keys.ids());
+    call.key(keys.counter());
+    for f in fields {
+        let flags = f.script_flags();
+        call.inv.arg(f.name).arg(flags);
+        if flags.contains('u') {
+            call.key(keys.unique(f.name));
+        }
+        if flags.contains('n') {
+            call.key(keys.numeric(f.name));
+        }
+        if flags.contains('t') {
+            call.key(keys.lex(f.name));
+        }
+    }
+    call
 }
 
 fn all_fields<M: Model>() -> Vec<&'static FieldMeta> {
@@ -91,25 +127,83 @@ pub(crate) fn save_call<'a, M: Model>(
             .collect::<Result<_>>()?,
     };
     let metas: Vec<&FieldMeta> = chosen.iter().map(|(_, f)| *f).collect();
-    let mut inv = header(save_script(), keys, &metas);
-    inv.key(keys.counter()).key(keys.ids());
+    let mut call = header(save_script(), keys, &metas);
     let objects: Vec<&M> = objects.into_iter().collect();
-    inv.arg(objects.len());
-    for obj in objects {
+    // Validation first: nothing is sent for a batch with an invalid instance.
+    for obj in &objects {
         obj.validate()?;
-        inv.arg(obj.pk());
-        for (i, _) in &chosen {
-            match obj.field_value(*i) {
-                Some(value) => inv.arg("1").arg(value),
-                None => inv.arg("0").arg(""),
-            };
+    }
+    // Each instance's slots, as `lua/save.lua` reads them.
+    let numeric: Vec<usize> = chosen
+        .iter()
+        .filter(|(_, f)| f.script_flags().contains('n'))
+        .map(|(i, _)| *i)
+        .collect();
+    let sets: Vec<usize> = chosen
+        .iter()
+        .filter(|(_, f)| f.script_flags().contains('i'))
+        .map(|(i, _)| *i)
+        .collect();
+    // Keys declared: the hash of each instance that has an id, then each distinct
+    // index set of a new value.
+    let hashes: Vec<usize> = objects
+        .iter()
+        .map(|obj| match obj.pk() {
+            0 => 0,
+            id => call.key(keys.instance(id)),
+        })
+        .collect();
+    let mut set_keys: HashMap<Vec<u8>, usize> = HashMap::new();
+    call.inv.arg(objects.len());
+    let mut values: Vec<Option<Vec<u8>>> = Vec::with_capacity(chosen.len());
+    for (obj, hash) in objects.iter().zip(hashes) {
+        values.clear();
+        values.extend(chosen.iter().map(|(i, _)| obj.field_value(*i)));
+        let present = values.iter().filter(|v| v.is_some()).count();
+        call.inv.arg(obj.pk()).arg(hash).arg(present);
+        if present == values.len() {
+            call.inv.arg("");
+        } else {
+            let mask: String = values
+                .iter()
+                .map(|v| if v.is_some() { '1' } else { '0' })
+                .collect();
+            call.inv.arg(mask);
+        }
+        for ((_, meta), value) in chosen.iter().zip(&values) {
+            if let Some(value) = value {
+                call.inv.arg(meta.name).arg(value.as_slice());
+            }
+        }
+        for i in &numeric {
             match obj.field_score(*i) {
-                Some(score) => inv.arg(score),
-                None => inv.arg(""),
+                Some(score) => call.inv.arg(score),
+                None => call.inv.arg(""),
             };
         }
+        for i in &sets {
+            let at = chosen
+                .iter()
+                .position(|(c, _)| c == i)
+                .expect("a chosen field");
+            let position = match &values[at] {
+                None => 0,
+                Some(value) => {
+                    let key = keys.index(chosen[at].1.name, value);
+                    match set_keys.get(&key) {
+                        Some(&p) => p,
+                        None => {
+                            let p = call.key(key.as_slice());
+                            set_keys.insert(key, p);
+                            p
+                        }
+                    }
+                }
+            };
+            call.inv.arg(position);
+        }
     }
-    Ok(inv)
+    Ok(call.inv)
 }
 
 /// Reads the save reply: the ids, in order, or the unique clash.
@@ -143,12 +237,12 @@ pub(crate) fn save_reply<M: Model>(reply: Value) -> Result<Vec<u64>> {
 
 /// The delete of instances by id.
 pub(crate) fn delete_call<M: Model>(keys: &Keys, ids: &[u64]) -> ScriptInvocation<'static> {
-    let mut inv = header(delete_script(), keys, &all_fields::<M>());
-    inv.key(keys.ids());
+    let mut call = header(delete_script(), keys, &all_fields::<M>());
     for id in ids {
-        inv.arg(*id);
+        call.key(keys.instance(*id));
+        call.inv.arg(*id);
     }
-    inv
+    call.inv
 }
 
 /// Queries limited to at most this many instances load them inside the query script
@@ -238,9 +332,9 @@ pub(crate) fn query_call<M: Model>(
     query: &Query<M>,
     out: Output<'_>,
 ) -> Result<ScriptInvocation<'static>> {
-    let mut inv = header(query_script(), keys, &all_fields::<M>());
-    inv.key(keys.ids());
-    emit::<M>(&mut inv, &query.cond)?;
+    let mut call = header(query_script(), keys, &all_fields::<M>());
+    emit::<M>(&mut call, keys, &query.cond)?;
+    let mut inv = call.inv;
     inv.arg("end");
     if let Some((field, order)) = query.sort {
         let how = sort_how::<M>(field)?;
@@ -292,7 +386,7 @@ fn sort_how<M: Model>(field: &str) -> Result<&'static str> {
 }
 
 /// Writes a condition as postfix program steps.
-fn emit<M: Model>(inv: &mut ScriptInvocation<'_>, cond: &Cond) -> Result<()> {
+fn emit<M: Model>(call: &mut Call, keys: &Keys, cond: &Cond) -> Result<()> {
     let indexed = |name: &str| -> Result<usize> {
         let n = field_number::<M>(name, "filter")?;
         if !M::META.fields[n - 1].is_indexed() {
@@ -307,46 +401,66 @@ fn emit<M: Model>(inv: &mut ScriptInvocation<'_>, cond: &Cond) -> Result<()> {
     };
     match cond {
         Cond::All => {
-            inv.arg("all");
+            call.inv.arg("all");
         }
         Cond::Eq(field, value) => {
-            inv.arg("eq").arg(indexed(field)?).arg(value.as_slice());
+            let n = indexed(field)?;
+            let key = index_set::<M>(call, keys, n, value);
+            call.inv.arg("eq").arg(n).arg(value.as_slice()).arg(key);
         }
         Cond::In(field, values) => {
-            inv.arg("in").arg(indexed(field)?).arg(values.len());
-            for v in values {
-                inv.arg(v.as_slice());
+            let n = indexed(field)?;
+            let positions: Vec<usize> = values
+                .iter()
+                .map(|v| index_set::<M>(call, keys, n, v))
+                .collect();
+            call.inv.arg("in").arg(n).arg(values.len());
+            for (v, key) in values.iter().zip(positions) {
+                call.inv.arg(v.as_slice()).arg(key);
             }
         }
         Cond::Range(field, min, max) => {
-            inv.arg("range")
+            call.inv
+                .arg("range")
                 .arg(indexed(field)?)
                 .arg(min.as_str())
                 .arg(max.as_str());
         }
         Cond::Prefix(field, prefix) => {
-            inv.arg("prefix")
+            call.inv
+                .arg("prefix")
                 .arg(indexed(field)?)
                 .arg(prefix.as_slice());
         }
         Cond::And(items) | Cond::Or(items) => {
             for item in items {
-                emit::<M>(inv, item)?;
+                emit::<M>(call, keys, item)?;
             }
             let op = if matches!(cond, Cond::And(_)) {
                 "and"
             } else {
                 "or"
             };
-            inv.arg(op).arg(items.len());
+            call.inv.arg(op).arg(items.len());
         }
         Cond::Diff(a, b) => {
-            emit::<M>(inv, a)?;
-            emit::<M>(inv, b)?;
-            inv.arg("diff");
+            emit::<M>(call, keys, a)?;
+            emit::<M>(call, keys, b)?;
+            call.inv.arg("diff");
         }
     }
     Ok(())
+}
+
+/// Declares the index set of field `n` (1-based) = `value` and returns its position
+/// in `KEYS`; 0 for a unique field, whose equality lookups use its unique hash.
+fn index_set<M: Model>(call: &mut Call, keys: &Keys, n: usize, value: &[u8]) -> usize {
+    let meta = &M::META.fields[n - 1];
+    if meta.index == crate::model::IndexKind::Unique {
+        0
+    } else {
+        call.key(keys.index(meta.name, value))
+    }
 }
 
 /// Decodes a `load` reply into instances.

@@ -8,6 +8,14 @@
 -- flags. Flags: `u` unique, `i` indexed, `n` numeric (sorted set by value), `t` text
 -- (lexicographic sorted set for prefix lookups). Every key a script touches starts
 -- with the prefix, so all of them live in one cluster slot.
+--
+-- Keys known before the script runs come in KEYS: KEYS[1] the sorted set of all ids,
+-- KEYS[2] the id counter, then, for each field of the table in order, its unique
+-- hash (flag `u`), its numeric sorted set (`n`) and its lexicographic sorted set
+-- (`t`). Each script declares the keys of its own arguments after those, from
+-- `keyp` on. Only keys that depend on what is stored (an old value's index set, the
+-- hash of an id the script assigns or finds, a temporary result) are built here from
+-- the prefix.
 
 local prefix = ARGV[1]
 local label = ARGV[2]
@@ -24,12 +32,20 @@ local function has(flag_string, f)
   return string.find(flag_string, f, 1, true) ~= nil
 end
 
+local ids_zset, counter = KEYS[1], KEYS[2]
+local uni_keys, num_keys, lex_keys = {}, {}, {}
+local keyp = 3
+for i = 1, nfields do
+  if has(flags[i], 'u') then uni_keys[i] = KEYS[keyp]; keyp = keyp + 1 end
+  if has(flags[i], 'n') then num_keys[i] = KEYS[keyp]; keyp = keyp + 1 end
+  if has(flags[i], 't') then lex_keys[i] = KEYS[keyp]; keyp = keyp + 1 end
+end
+
 local function obj_key(id) return prefix .. ':obj:' .. id end
 local function idx_key(i, value) return prefix .. ':idx:' .. names[i] .. ':' .. value end
-local function num_key(i) return prefix .. ':num:' .. names[i] end
-local function lex_key(i) return prefix .. ':lex:' .. names[i] end
-local function uni_key(i) return prefix .. ':uni:' .. names[i] end
-local ids_zset = prefix .. ':id'
+local function num_key(i) return num_keys[i] end
+local function lex_key(i) return lex_keys[i] end
+local function uni_key(i) return uni_keys[i] end
 
 -- Removes the index entries of field i holding `value` for instance `id`.
 local function unindex(i, id, value)
@@ -62,9 +78,10 @@ local function unindex_stored(id, key)
   end
 end
 
--- Deletes instance `id` with every index entry; returns 1 if it existed.
-local function delete_instance(id)
-  local key = obj_key(id)
+-- Deletes instance `id` (whose hash is `key`, if the caller has it) with every index
+-- entry; returns 1 if it existed.
+local function delete_instance(id, key)
+  key = key or obj_key(id)
   if redis.call('EXISTS', key) == 0 then return 0 end
   unindex_stored(id, key)
   redis.call('DEL', key)

@@ -1,10 +1,10 @@
 -- Delete instances by id, with every index entry.
 --
--- KEYS[1] = the sorted set of all ids. ARGV after the common header: the ids.
--- Returns how many existed.
+-- KEYS from `keyp` on: the hash of each instance, in the order of the ids.
+-- ARGV after the common header: the ids. Returns how many existed.
 
 local deleted = 0
-for p = argp, #ARGV do
-  deleted = deleted + delete_instance(ARGV[p])
+for k = 0, #ARGV - argp do
+  deleted = deleted + delete_instance(ARGV[argp + k], KEYS[keyp + k])
 end
 return deleted

@@ -1,10 +1,11 @@
 -- Run a query: combine index sets server-side, order, slice, and return the result.
 --
--- KEYS[1] = the sorted set of all ids (score = id).
+-- KEYS from `keyp` on: the index sets that `eq` and `in` name by position.
 -- ARGV after the common header is a program in postfix form, ending with `end`:
 --   all                      every instance
---   eq <field#> <value>      equality index set
---   in <field#> <n> <v>...   union of equality sets
+--   eq <field#> <value> <k>  equality: index set KEYS[k], or for a unique field (k = 0)
+--                            the instance that its unique hash gives for value
+--   in <field#> <n> (<v> <k>)...   union of n equalities
 --   range <field#> <min> <max>   sorted-set range (ZRANGE BYSCORE syntax: `(5`, `-inf`)
 --   prefix <field#> <text>   lexicographic prefix
 --   and <n> | or <n>         intersection / union of the last n results
@@ -53,20 +54,18 @@ while true do
     argp = argp + 1
     break
   elseif op == 'all' then
-    stack[#stack + 1] = KEYS[1]
+    stack[#stack + 1] = ids_zset
     argp = argp + 1
   elseif op == 'eq' or op == 'in' then
     local i = tonumber(ARGV[argp + 1])
-    local values
-    if op == 'eq' then
-      values = { ARGV[argp + 2] }
-      argp = argp + 3
-    else
-      local n = tonumber(ARGV[argp + 2])
-      values = {}
-      for k = 1, n do values[k] = ARGV[argp + 2 + k] end
-      argp = argp + 3 + n
+    local values, keys = {}, {}
+    local n, at = 1, argp + 2
+    if op == 'in' then n, at = tonumber(ARGV[argp + 2]), argp + 3 end
+    for k = 1, n do
+      values[k] = ARGV[at + 2 * k - 2]
+      keys[k] = KEYS[tonumber(ARGV[at + 2 * k - 1])]
     end
+    argp = at + 2 * n
     if has(flags[i], 'u') then
       -- A unique field answers equality from its value -> id hash.
       local t = temp()
@@ -79,12 +78,10 @@ while true do
       end
       stack[#stack + 1] = stored(t)
     elseif #values == 1 then
-      stack[#stack + 1] = idx_key(i, values[1])
+      stack[#stack + 1] = keys[1]
     else
       local t = temp()
       if #values > 0 then
-        local keys = {}
-        for k, v in ipairs(values) do keys[k] = idx_key(i, v) end
         redis.call('SUNIONSTORE', t, unpack(keys))
       end
       stack[#stack + 1] = stored(t)
@@ -127,7 +124,7 @@ end
 -- The result: a set or sorted set of ids. Index sets only ever hold ids of existing
 -- instances, so it needs no intersection with the id set to be counted or sorted.
 local top = stack[#stack]
-local everything = top == KEYS[1]
+local everything = top == ids_zset
 local function card(key)
   if redis.call('TYPE', key).ok == 'set' then return redis.call('SCARD', key) end
   return redis.call('ZCARD', key)
@@ -173,10 +170,10 @@ elseif sort_how == 'id' or sort_how == 'score' then
   -- empty), or their intersection with the result.
   local ordered
   if sort_how == 'id' then
-    ordered = KEYS[1]
+    ordered = ids_zset
     if not everything then
       ordered = temp()
-      redis.call('ZINTERSTORE', ordered, 2, KEYS[1], top, 'WEIGHTS', 1, 0)
+      redis.call('ZINTERSTORE', ordered, 2, ids_zset, top, 'WEIGHTS', 1, 0)
       stored(ordered)
     end
   else

@@ -1,36 +1,68 @@
 -- Save (insert or update) a batch of instances atomically.
 --
--- KEYS[1] = the id counter, KEYS[2] = the sorted set of all ids.
--- ARGV after the common header: the number of instances, then for each: its id
--- (0 for a new instance) and, per field of the header, a presence flag (1/0), the
--- stored value and the numeric score ('' for none). Fields not in the header are
--- left alone (a partial update).
+-- KEYS from `keyp` on: the hash of each instance that has an id (in batch order),
+-- then the index set of each distinct new value of an `i` field.
+-- ARGV after the common header: the number of instances, then for each:
+--   id         0 for a new instance
+--   hash       KEYS position of its hash; 0 for a new instance
+--   n          how many fields of the header it has values for
+--   mask       '' if it has all of them, else one '1' (value) or '0' (none) per field
+--   n pairs    field name, stored value, in header order (they go to HSET as they are)
+--   scores     one per `n` field of the header: the numeric score, '' for none
+--   sets       one per `i` field of the header: KEYS position of its value's index
+--              set, 0 for none
+-- Fields not in the header are left alone (a partial update); header fields without
+-- a value are removed from the hash.
 --
 -- Returns {'ok', id1, id2, ...}, or {'unique', field, value} without writing anything
 -- if a unique value is taken (by another instance, or twice in the batch).
+--
+-- The instance table is read in place from ARGV (positions, not copies), and each
+-- instance's hash is written with one HSET straight from its slice of ARGV: the
+-- script's own work per instance is what bounds bulk inserts.
 
-local counter = KEYS[1]
 local count = tonumber(ARGV[argp]); argp = argp + 1
-local batch = {}
-for o = 1, count do
-  local inst = { id = ARGV[argp], values = {}, scores = {} }
-  argp = argp + 1
-  for i = 1, nfields do
-    if ARGV[argp] == '1' then inst.values[i] = ARGV[argp + 1] else inst.values[i] = false end
-    inst.scores[i] = ARGV[argp + 2]
-    argp = argp + 3
-  end
-  batch[o] = inst
-end
 
--- What each field's flags ask for, decoded once.
+-- What each field's flags ask for, decoded once; `numord`/`setord` number the `n`
+-- and `i` fields of the header, which is where their slots are in each instance.
 local is_unique, is_set, is_num, is_lex = {}, {}, {}, {}
+local numord, setord = {}, {}
+local nnum, nset = 0, 0
+local indexed_fields = {}
 for i = 1, nfields do
   local f = flags[i]
   is_unique[i] = has(f, 'u')
   is_set[i] = has(f, 'i')
   is_num[i] = has(f, 'n')
   is_lex[i] = has(f, 't')
+  if is_num[i] then nnum = nnum + 1; numord[i] = nnum end
+  if is_set[i] then nset = nset + 1; setord[i] = nset end
+  if f ~= '' then indexed_fields[#indexed_fields + 1] = i end
+end
+
+-- Per instance: its id, the ARGV positions of its parts, and its mask.
+local ids, hashes, npairs, masks, pairs_at, scores_at = {}, {}, {}, {}, {}, {}
+for o = 1, count do
+  ids[o] = ARGV[argp]
+  hashes[o] = tonumber(ARGV[argp + 1])
+  local n = tonumber(ARGV[argp + 2])
+  npairs[o] = n
+  masks[o] = ARGV[argp + 3]
+  pairs_at[o] = argp + 4
+  scores_at[o] = argp + 4 + 2 * n
+  argp = argp + 4 + 2 * n + nnum + nset
+end
+
+-- The stored value of field i of instance o, or false.
+local function value_of(o, i)
+  local mask = masks[o]
+  if mask == '' then return ARGV[pairs_at[o] + 2 * i - 1] end
+  if string.byte(mask, i) ~= 49 then return false end -- '1'
+  local rank = 0
+  for k = 1, i do
+    if string.byte(mask, k) == 49 then rank = rank + 1 end
+  end
+  return ARGV[pairs_at[o] + 2 * rank - 1]
 end
 
 -- Sends `args` to `command` in slices, as unpack() has a limit on values.
@@ -44,24 +76,21 @@ end
 -- field for the whole batch.
 for i = 1, nfields do
   if is_unique[i] then
-    local values, owners_of = {}, {}
-    for _, inst in ipairs(batch) do
-      if inst.values[i] then values[#values + 1] = inst.values[i] end
-    end
-    if #values > 0 then
-      local owners = {}
-      for s = 1, #values, 6000 do
-        local part = redis.call('HMGET', uni_key(i), unpack(values, s, math.min(s + 5999, #values)))
-        for k, owner in ipairs(part) do owners[s + k - 1] = owner end
+    local values, of = {}, {}
+    for o = 1, count do
+      local v = value_of(o, i)
+      if v then
+        values[#values + 1] = v
+        of[#of + 1] = o
       end
-      for k, v in ipairs(values) do owners_of[v] = owners[k] end
     end
     local seen = {}
-    for _, inst in ipairs(batch) do
-      local v = inst.values[i]
-      if v then
-        local owner = owners_of[v]
-        if (owner and owner ~= inst.id) or seen[v] then
+    for s = 1, #values, 6000 do
+      local e = math.min(s + 5999, #values)
+      local owners = redis.call('HMGET', uni_key(i), unpack(values, s, e))
+      for k = s, e do
+        local v, owner = values[k], owners[k - s + 1]
+        if (owner and owner ~= ids[of[k]]) or seen[v] then
           return { 'unique', names[i], v }
         end
         seen[v] = true
@@ -75,21 +104,23 @@ end
 -- collide with it.
 local top = tonumber(redis.call('GET', counter) or '0')
 local fresh = 0
-for _, inst in ipairs(batch) do
-  if inst.id == '0' then
+local is_new = {}
+for o = 1, count do
+  local id = ids[o]
+  if id == '0' then
     fresh = fresh + 1
-  elseif tonumber(inst.id) > top then
-    top = tonumber(inst.id)
-    redis.call('SET', counter, inst.id)
+  elseif tonumber(id) > top then
+    top = tonumber(id)
+    redis.call('SET', counter, id)
   end
 end
 if fresh > 0 then
   local next_id = redis.call('INCRBY', counter, fresh) - fresh
-  for _, inst in ipairs(batch) do
-    if inst.id == '0' then
+  for o = 1, count do
+    if ids[o] == '0' then
       next_id = next_id + 1
-      inst.id = tostring(next_id)
-      inst.new = true
+      ids[o] = string.format('%d', next_id)
+      is_new[o] = true
     end
   end
 end
@@ -99,59 +130,70 @@ end
 local sets, nums, lexes, unis = {}, {}, {}, {}
 local all_ids = {}
 local result = { 'ok' }
-for _, inst in ipairs(batch) do
-  local id = inst.id
-  local key = obj_key(id)
-  -- A new id has no hash yet, so no old index entries to move.
-  if not inst.new then unindex_stored(id, key) end
-  local set, del = {}, {}
-  for i = 1, nfields do
-    local v = inst.values[i]
-    if v then
-      set[#set + 1] = names[i]
-      set[#set + 1] = v
-      if is_set[i] then
-        local k = idx_key(i, v)
-        local members = sets[k]
-        if not members then members = {}; sets[k] = members end
-        members[#members + 1] = id
-      end
-      if is_unique[i] then
-        local pairs_ = unis[i] or {}
-        unis[i] = pairs_
-        pairs_[#pairs_ + 1] = v
-        pairs_[#pairs_ + 1] = id
-      end
-      if is_num[i] and inst.scores[i] ~= '' then
-        local entries = nums[i] or {}
-        nums[i] = entries
-        entries[#entries + 1] = inst.scores[i]
-        entries[#entries + 1] = id
-      end
-      if is_lex[i] then
-        local entries = lexes[i] or {}
-        lexes[i] = entries
-        entries[#entries + 1] = 0
-        entries[#entries + 1] = v .. '\0' .. id
-      end
-    else
-      del[#del + 1] = names[i]
-    end
+for o = 1, count do
+  local id = ids[o]
+  local key
+  if is_new[o] then
+    -- A new id has no hash yet, so no old index entries to move.
+    key = obj_key(id)
+  else
+    key = KEYS[hashes[o]]
+    unindex_stored(id, key)
   end
-  if #del > 0 then redis.call('HDEL', key, unpack(del)) end
-  if #set > 0 then
-    redis.call('HSET', key, unpack(set))
+  local mask = masks[o]
+  if mask ~= '' then
+    local del = {}
+    for i = 1, nfields do
+      if string.byte(mask, i) ~= 49 then del[#del + 1] = names[i] end
+    end
+    if #del > 0 then redis.call('HDEL', key, unpack(del)) end
+  end
+  local n = npairs[o]
+  if n > 0 then
+    redis.call('HSET', key, unpack(ARGV, pairs_at[o], pairs_at[o] + 2 * n - 1))
   else
     -- An instance with no stored field still exists: keep an empty marker field.
     redis.call('HSET', key, '__pk', id)
+  end
+  for _, i in ipairs(indexed_fields) do
+    local v = value_of(o, i)
+    if v then
+      if is_set[i] then
+        local kp = ARGV[scores_at[o] + nnum + setord[i] - 1]
+        local members = sets[kp]
+        if not members then members = {}; sets[kp] = members end
+        members[#members + 1] = id
+      end
+      if is_unique[i] then
+        local entries = unis[i]
+        if not entries then entries = {}; unis[i] = entries end
+        entries[#entries + 1] = v
+        entries[#entries + 1] = id
+      end
+      if is_num[i] then
+        local score = ARGV[scores_at[o] + numord[i] - 1]
+        if score ~= '' then
+          local entries = nums[i]
+          if not entries then entries = {}; nums[i] = entries end
+          entries[#entries + 1] = score
+          entries[#entries + 1] = id
+        end
+      end
+      if is_lex[i] then
+        local entries = lexes[i]
+        if not entries then entries = {}; lexes[i] = entries end
+        entries[#entries + 1] = '0'
+        entries[#entries + 1] = v .. '\0' .. id
+      end
+    end
   end
   all_ids[#all_ids + 1] = id
   all_ids[#all_ids + 1] = id
   result[#result + 1] = id
 end
-for k, members in pairs(sets) do chunked('SADD', k, members) end
+for kp, members in pairs(sets) do chunked('SADD', KEYS[tonumber(kp)], members) end
 for i, entries in pairs(unis) do chunked('HSET', uni_key(i), entries) end
 for i, entries in pairs(nums) do chunked('ZADD', num_key(i), entries) end
 for i, entries in pairs(lexes) do chunked('ZADD', lex_key(i), entries) end
-chunked('ZADD', KEYS[2], all_ids)
+chunked('ZADD', ids_zset, all_ids)
 return result
