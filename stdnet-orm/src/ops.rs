@@ -139,10 +139,13 @@ pub(crate) fn save_call<'a, M: Model>(
         .filter(|(_, f)| f.script_flags().contains('n'))
         .map(|(i, _)| *i)
         .collect();
-    let sets: Vec<usize> = chosen
+    // Positions in `chosen` of the fields with per-value index sets, each with the
+    // KEYS positions of the sets declared so far, by value.
+    let mut sets: Vec<(usize, HashMap<Vec<u8>, usize>)> = chosen
         .iter()
-        .filter(|(_, f)| f.script_flags().contains('i'))
-        .map(|(i, _)| *i)
+        .enumerate()
+        .filter(|(_, (_, f))| f.script_flags().contains('i'))
+        .map(|(at, _)| (at, HashMap::new()))
         .collect();
     // Keys declared: the hash of each instance that has an id, then each distinct
     // index set of a new value.
@@ -153,7 +156,6 @@ pub(crate) fn save_call<'a, M: Model>(
             id => call.key(keys.instance(id)),
         })
         .collect();
-    let mut set_keys: HashMap<Vec<u8>, usize> = HashMap::new();
     call.inv.arg(objects.len());
     let mut values: Vec<Option<Vec<u8>>> = Vec::with_capacity(chosen.len());
     for (obj, hash) in objects.iter().zip(hashes) {
@@ -181,24 +183,17 @@ pub(crate) fn save_call<'a, M: Model>(
                 None => call.inv.arg(""),
             };
         }
-        for i in &sets {
-            let at = chosen
-                .iter()
-                .position(|(c, _)| c == i)
-                .expect("a chosen field");
-            let position = match &values[at] {
+        for (at, declared) in &mut sets {
+            let position = match &values[*at] {
                 None => 0,
-                Some(value) => {
-                    let key = keys.index(chosen[at].1.name, value);
-                    match set_keys.get(&key) {
-                        Some(&p) => p,
-                        None => {
-                            let p = call.key(key.as_slice());
-                            set_keys.insert(key, p);
-                            p
-                        }
+                Some(value) => match declared.get(value.as_slice()) {
+                    Some(&p) => p,
+                    None => {
+                        let p = call.key(keys.index(chosen[*at].1.name, value));
+                        declared.insert(value.clone(), p);
+                        p
                     }
-                }
+                },
             };
             call.inv.arg(position);
         }

@@ -155,8 +155,10 @@ for o = 1, count do
     -- An instance with no stored field still exists: keep an empty marker field.
     redis.call('HSET', key, '__pk', id)
   end
+  local at = pairs_at[o]
   for _, i in ipairs(indexed_fields) do
-    local v = value_of(o, i)
+    local v
+    if mask == '' then v = ARGV[at + 2 * i - 1] else v = value_of(o, i) end
     if v then
       if is_set[i] then
         local kp = ARGV[scores_at[o] + nnum + setord[i] - 1]
