@@ -39,6 +39,7 @@ mod handshake;
 pub mod info;
 mod pipeline;
 pub mod pubsub;
+mod replies;
 pub mod reply;
 pub mod script;
 pub mod sync;

@@ -19,12 +19,13 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use resp_parser::{Decoder, GenericFrame};
+use resp_parser::GenericFrame;
 
 use crate::cmd::{Cmd, Pipeline, cmd};
 use crate::error::{Error, Result, ServerError};
 use crate::handshake;
 use crate::info::{Addr, ConnectionInfo, IntoConnectionInfo};
+use crate::replies::Replies;
 use crate::reply::{FromFrame, Value};
 
 /// Smallest and largest single read; the size doubles while reads fill it.
@@ -136,7 +137,7 @@ pub struct Connection {
     stream: Option<Stream>,
     rbuf: BytesMut,
     read_size: usize,
-    decoder: Decoder,
+    replies: Replies,
     wbuf: Vec<u8>,
     pushes: VecDeque<Value>,
     loaded_scripts: std::collections::HashSet<String>,
@@ -160,7 +161,7 @@ impl Connection {
             stream: None,
             rbuf: BytesMut::new(),
             read_size: MIN_READ,
-            decoder: Decoder::new(),
+            replies: Replies::default(),
             wbuf: Vec::new(),
             pushes: VecDeque::new(),
             loaded_scripts: Default::default(),
@@ -184,7 +185,7 @@ impl Connection {
     pub fn reconnect(&mut self) -> Result<()> {
         self.stream = None;
         self.rbuf.clear();
-        self.decoder.reset();
+        self.replies.reset();
         self.loaded_scripts.clear();
         self.stream = Some(Stream::connect(&self.info)?);
         let steps = handshake::commands(&self.info);
@@ -371,14 +372,12 @@ impl Connection {
     /// Reads the next frame of any kind.
     pub(crate) fn read_value(&mut self) -> Result<Value> {
         loop {
-            if !self.rbuf.is_empty() {
-                match self.decoder.decode_bytes(&mut self.rbuf) {
-                    Ok(Some(value)) => return Ok(value),
-                    Ok(None) => {}
-                    Err(e) => {
-                        self.stream = None;
-                        return Err(Error::Protocol(e));
-                    }
+            match self.replies.next(&mut self.rbuf) {
+                Ok(Some(value)) => return Ok(value),
+                Ok(None) => {}
+                Err(e) => {
+                    self.stream = None;
+                    return Err(Error::Protocol(e));
                 }
             }
             self.fill()?;
@@ -396,7 +395,7 @@ impl Connection {
     fn fill(&mut self) -> Result<()> {
         let stream = self.stream.as_mut().ok_or(Error::ConnectionClosed)?;
         let len = self.rbuf.len();
-        if let Some(needed) = self.decoder.bytes_needed() {
+        if let Some(needed) = self.replies.bytes_needed() {
             // A large value is arriving: make room for all of it at once rather than
             // growing (and copying) the buffer step by step.
             self.rbuf.reserve(needed.saturating_sub(len));

@@ -4,7 +4,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::BytesMut;
-use resp_parser::Decoder;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 #[cfg(unix)]
@@ -14,6 +13,7 @@ use crate::cmd::Cmd;
 use crate::error::{Error, Result};
 use crate::handshake;
 use crate::info::{Addr, ConnectionInfo};
+use crate::replies::Replies;
 use crate::reply::Value;
 
 /// A TCP or Unix socket.
@@ -71,7 +71,7 @@ impl AsyncWrite for Socket {
 pub(crate) struct FrameStream {
     pub(crate) socket: Socket,
     rbuf: BytesMut,
-    decoder: Decoder,
+    replies: Replies,
 }
 
 /// Runs `fut`, failing with [`Error::Timeout`] after `timeout` if one is set.
@@ -115,7 +115,7 @@ impl FrameStream {
         let mut stream = FrameStream {
             socket,
             rbuf: BytesMut::with_capacity(16 * 1024),
-            decoder: Decoder::new(),
+            replies: Replies::default(),
         };
         let steps = handshake::commands(info);
         if !steps.is_empty() {
@@ -148,10 +148,7 @@ impl FrameStream {
 
     /// The next frame already in the read buffer, if a whole one is there.
     pub(crate) fn try_frame(&mut self) -> Result<Option<Value>> {
-        if self.rbuf.is_empty() {
-            return Ok(None);
-        }
-        Ok(self.decoder.decode_bytes(&mut self.rbuf)?)
+        Ok(self.replies.next(&mut self.rbuf)?)
     }
 
     /// Reads more bytes into the buffer; `Ok(false)` when the peer closed.
