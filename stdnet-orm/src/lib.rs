@@ -74,6 +74,15 @@
 //! Saves and deletes are Lua scripts: one round trip, atomic, indexes always in step
 //! with the hashes. See [`Db::save`], [`Db::save_all`], [`Db::update`], [`Db::delete`].
 //!
+//! Every key a script can know before it runs is passed in `KEYS`, which is what Redis
+//! Cluster routing and key-pattern ACLs look at: the id set and counter, each indexed
+//! field's unique hash and sorted sets, the hashes of instances that already have an
+//! id, and the index sets of the values being written or filtered on. Keys that depend
+//! on stored data are built inside the script from the model's hash tag, so they are
+//! in the same slot: the index sets of an instance's old values (moved on update and
+//! delete), the hash of an id the script assigns, the hashes a query finds, and
+//! temporary query results.
+//!
 //! # Queries
 //!
 //! See [`query`]: filters, excludes, unions, intersections, sorting and slicing run
