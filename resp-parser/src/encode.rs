@@ -73,8 +73,15 @@ impl Digits {
 }
 
 /// Writes a type byte, a decimal number and CRLF: `*3\r\n`, `$5\r\n`, `:-1\r\n`.
+///
+/// A number from 0 to 99 (most array counts and argument lengths) is written by
+/// [`short_header`]; others are formatted in a stack buffer.
 #[inline]
 fn header<O: Output + ?Sized>(out: &mut O, ty: u8, n: i64) {
+    if (0..100).contains(&n) {
+        short_header(out, ty, n as u64);
+        return;
+    }
     let digits = Digits::new(n.unsigned_abs());
     let mut line = [0u8; 24];
     line[0] = ty;
@@ -95,29 +102,33 @@ fn len_header<O: Output + ?Sized>(out: &mut O, ty: u8, n: usize) {
     header(out, ty, i64::try_from(n).unwrap_or(i64::MAX));
 }
 
+/// Writes `<ty><n>\r\n` for `n` below 100, built in a register and stored with one
+/// 8-byte write. Assembling it byte by byte in a stack buffer and copying that out
+/// made the copy's wide loads wait on the narrow stores just made (a store-forwarding
+/// stall per header: two thirds of the time to encode a pipeline of SETs).
+#[inline(always)]
+fn short_header<O: Output + ?Sized>(out: &mut O, ty: u8, n: u64) {
+    debug_assert!(n < 100);
+    let (digits, width) = if n < 10 {
+        (u64::from(b'0') + n, 1)
+    } else {
+        (
+            (u64::from(b'0') + n / 10) | ((u64::from(b'0') + n % 10) << 8),
+            2,
+        )
+    };
+    let line = u64::from(ty) | (digits << 8) | (0x0a0d << (8 * (1 + width)));
+    out.put(&line.to_le_bytes()[..width + 3]);
+}
+
 /// Writes a length-prefixed payload: `$5\r\nhello\r\n`.
-///
-/// A short payload is assembled on the stack with its header and CRLF and written
-/// with one `put`: three small copies into the buffer cost more than the one.
 #[inline]
 fn blob<O: Output + ?Sized>(out: &mut O, ty: u8, payload: &[u8]) {
-    const SHORT: usize = 64;
-    if payload.len() <= SHORT {
-        let digits = Digits::new(payload.len() as u64);
-        let d = digits.as_bytes();
-        let mut buf = [0u8; SHORT + 8];
-        buf[0] = ty;
-        buf[1..1 + d.len()].copy_from_slice(d);
-        let mut len = 1 + d.len();
-        buf[len..len + 2].copy_from_slice(b"\r\n");
-        len += 2;
-        buf[len..len + payload.len()].copy_from_slice(payload);
-        len += payload.len();
-        buf[len..len + 2].copy_from_slice(b"\r\n");
-        out.put(&buf[..len + 2]);
-        return;
+    if payload.len() < 100 {
+        short_header(out, ty, payload.len() as u64);
+    } else {
+        len_header(out, ty, payload.len());
     }
-    len_header(out, ty, payload.len());
     out.put(payload);
     out.put(b"\r\n");
 }
@@ -473,6 +484,40 @@ mod tests {
         let mut out = Vec::new();
         a.write_arg(&mut out);
         out
+    }
+
+    #[test]
+    fn headers_are_right_on_both_sides_of_each_digit_count() {
+        for len in [0usize, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 65536] {
+            let payload = vec![b'x'; len];
+            let mut expected = alloc::format!("${len}\r\n").into_bytes();
+            expected.extend_from_slice(&payload);
+            expected.extend_from_slice(b"\r\n");
+            assert_eq!(arg(&payload[..]), expected, "payload of {len} bytes");
+        }
+        for n in [
+            -100i64,
+            -99,
+            -10,
+            -9,
+            -1,
+            0,
+            9,
+            10,
+            99,
+            100,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            let mut out = Vec::new();
+            GenericFrame::<&[u8]>::Integer(n).encode(&mut out);
+            assert_eq!(out, alloc::format!(":{n}\r\n").into_bytes());
+        }
+        for count in [0usize, 3, 10, 99, 100, 12345] {
+            let mut out = Vec::new();
+            write_command_header(&mut out, count);
+            assert_eq!(out, alloc::format!("*{count}\r\n").into_bytes());
+        }
     }
 
     #[test]
