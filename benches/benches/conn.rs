@@ -12,6 +12,7 @@
 //! | `get_1m`                 | GET of a 1 MiB value into a `Vec<u8>`, blocking           |
 //! | `pipeline_1000_set`      | one pipeline of 1000 SETs (built in the iteration)        |
 //! | `mux_64_tasks_get`       | 64 spawned tasks, each one GET on one shared handle       |
+//! | `mux_64_futures_get`     | 64 GETs in flight at once from one task (joined futures)  |
 //! | `hgetall_20_x1000`       | 1000 HGETALLs of a 20-field hash into `HashMap<String,String>` |
 //!
 //! Both clients run without a per-request timeout (redis-rs's multiplexed connection
@@ -124,9 +125,10 @@ enum Workload {
     Hgetall20x1000,
     PingAsync,
     Mux64TasksGet,
+    Mux64FuturesGet,
 }
 
-const WORKLOADS: [Workload; 7] = [
+const WORKLOADS: [Workload; 8] = [
     Workload::PingSync,
     Workload::SetGet16b,
     Workload::Get1m,
@@ -134,6 +136,7 @@ const WORKLOADS: [Workload; 7] = [
     Workload::Hgetall20x1000,
     Workload::PingAsync,
     Workload::Mux64TasksGet,
+    Workload::Mux64FuturesGet,
 ];
 
 impl Workload {
@@ -146,6 +149,7 @@ impl Workload {
             Workload::Hgetall20x1000 => "hgetall_20_x1000",
             Workload::PingAsync => "ping_async",
             Workload::Mux64TasksGet => "mux_64_tasks_get",
+            Workload::Mux64FuturesGet => "mux_64_futures_get",
         }
     }
 
@@ -156,7 +160,7 @@ impl Workload {
             Workload::SetGet16b => 2,
             Workload::Pipeline1000Set => PIPELINE_LEN as u64,
             Workload::Hgetall20x1000 => HGETALL_CALLS as u64,
-            Workload::Mux64TasksGet => MUX_TASKS as u64,
+            Workload::Mux64TasksGet | Workload::Mux64FuturesGet => MUX_TASKS as u64,
             _ => 1,
         }
     }
@@ -249,7 +253,7 @@ impl Clients {
     fn run(&mut self, w: Workload, client: Client, iters: u64) -> Duration {
         let batch = Batch::start(w.name(), client.id(), iters, w.replies());
         match (w, client) {
-            (Workload::PingAsync | Workload::Mux64TasksGet, _) => {
+            (Workload::PingAsync | Workload::Mux64TasksGet | Workload::Mux64FuturesGet, _) => {
                 let (ours, theirs) = (self.aours.clone(), self.atheirs.clone());
                 self.rt.block_on(async move {
                     for _ in 0..iters {
@@ -257,6 +261,12 @@ impl Clients {
                             (Workload::PingAsync, Client::RespConn) => ping_async_ours(&ours).await,
                             (Workload::PingAsync, Client::RedisRs) => {
                                 ping_async_theirs(&theirs).await
+                            }
+                            (Workload::Mux64FuturesGet, Client::RespConn) => {
+                                mux_futures_ours(&ours).await
+                            }
+                            (Workload::Mux64FuturesGet, Client::RedisRs) => {
+                                mux_futures_theirs(&theirs).await
                             }
                             (_, Client::RespConn) => mux_ours(&ours).await,
                             (_, Client::RedisRs) => mux_theirs(&theirs).await,
@@ -310,7 +320,9 @@ fn sync_ours(w: Workload, con: &mut resp_conn::Connection) {
                 black_box(m);
             }
         }
-        Workload::PingAsync | Workload::Mux64TasksGet => unreachable!("async workload"),
+        Workload::PingAsync | Workload::Mux64TasksGet | Workload::Mux64FuturesGet => {
+            unreachable!("async workload")
+        }
     }
 }
 
@@ -348,7 +360,9 @@ fn sync_theirs(w: Workload, con: &mut redis::Connection) {
                 black_box(m);
             }
         }
-        Workload::PingAsync | Workload::Mux64TasksGet => unreachable!("async workload"),
+        Workload::PingAsync | Workload::Mux64TasksGet | Workload::Mux64FuturesGet => {
+            unreachable!("async workload")
+        }
     }
 }
 
@@ -394,6 +408,31 @@ async fn mux_theirs(con: &redis::aio::MultiplexedConnection) {
     for t in tasks {
         black_box(t.await.unwrap());
     }
+}
+
+/// 64 GETs in flight at once from one task: the multiplexer's own cost, without a
+/// task spawn and a join handle per request (what `redis-benchmark -P 64` compares to).
+async fn mux_futures_ours(con: &resp_conn::aio::MultiplexedConnection) {
+    let gets = (0..MUX_TASKS).map(|_| async {
+        let v: Option<Vec<u8>> = con.query(resp_conn::cmd("GET").arg(KEY_16B)).await.unwrap();
+        v
+    });
+    black_box(futures::future::join_all(gets).await);
+}
+
+async fn mux_futures_theirs(con: &redis::aio::MultiplexedConnection) {
+    let gets = (0..MUX_TASKS).map(|_| {
+        let mut con = con.clone();
+        async move {
+            let v: Option<Vec<u8>> = redis::cmd("GET")
+                .arg(KEY_16B)
+                .query_async(&mut con)
+                .await
+                .unwrap();
+            v
+        }
+    });
+    black_box(futures::future::join_all(gets).await);
 }
 
 fn criterion_benches(c: &mut Criterion, clients: &mut Clients) {

@@ -68,6 +68,30 @@ async fn multiplexed_pipelines_stay_together() {
 }
 
 #[tokio::test]
+async fn an_empty_pipeline_answers_at_once_and_takes_no_reply() {
+    let server = RedisServer::start();
+    let con = MultiplexedConnection::open(info(&server)).await.unwrap();
+    // Ignored commands give an empty result too, but still expect their replies.
+    let mut ignored = Pipeline::new();
+    ignored.cmd("SET").arg("k").arg("v").ignore();
+    for pipe in [Pipeline::new(), ignored] {
+        let values: Vec<String> = con.query_pipeline(&pipe).await.unwrap();
+        assert!(values.is_empty());
+        // The next caller still gets its own reply, not one swallowed by the pipeline.
+        let pong: String = tokio::time::timeout(Duration::from_secs(5), con.query(&cmd("PING")))
+            .await
+            .expect("PING answered")
+            .unwrap();
+        assert_eq!(pong, "PONG");
+    }
+    let single: (String,) = con
+        .query_pipeline(Pipeline::new().cmd("GET").arg("k"))
+        .await
+        .unwrap();
+    assert_eq!(single.0, "v");
+}
+
+#[tokio::test]
 async fn a_killed_server_fails_every_caller_then_the_handle_recovers() {
     let mut server = RedisServer::start();
     let con = MultiplexedConnection::open(info(&server)).await.unwrap();

@@ -34,12 +34,16 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 struct Request {
     bytes: Vec<u8>,
     count: usize,
-    reply: oneshot::Sender<Result<Vec<Value>>>,
+    reply: oneshot::Sender<Result<Value>>,
 }
 
 /// A request written to the socket and waiting for its replies.
+///
+/// The reply of a single command (`count == 1`) is sent on as it is; the `count`
+/// replies of a pipeline are collected in `got` and sent as one array. So the common
+/// case, one command, allocates no vector of its own.
 struct InFlight {
-    reply: oneshot::Sender<Result<Vec<Value>>>,
+    reply: oneshot::Sender<Result<Value>>,
     count: usize,
     got: Vec<Value>,
 }
@@ -126,8 +130,7 @@ impl MultiplexedConnection {
 
     /// Sends a command and returns its reply frame, error replies included.
     pub async fn request(&self, command: &Cmd) -> Result<Value> {
-        let mut replies = self.exchange(command.to_bytes(), 1).await?;
-        replies.pop().ok_or(Error::ConnectionClosed)
+        self.exchange(command.to_bytes(), 1).await
     }
 
     /// Sends a pipeline (its commands stay together, in order, in one write) and
@@ -139,8 +142,12 @@ impl MultiplexedConnection {
 
     /// Sends a pipeline and returns its replies as one frame.
     pub async fn request_pipeline(&self, pipeline: &Pipeline) -> Result<Value> {
-        let (bytes, replies) = crate::pipeline::encode_with_script_loads(pipeline);
-        let replies = self.exchange(bytes, replies).await?;
+        let (bytes, count) = crate::pipeline::encode_with_script_loads(pipeline);
+        let replies = match self.exchange(bytes, count).await? {
+            one if count == 1 => vec![one],
+            GenericFrame::Array(many) => many,
+            other => unreachable!("{count} replies come as an array, not {other:?}"),
+        };
         crate::pipeline::assemble_after_script_loads(pipeline, replies)
     }
 
@@ -154,7 +161,14 @@ impl MultiplexedConnection {
         T::from_frame(reply)
     }
 
-    async fn exchange(&self, bytes: Vec<u8>, count: usize) -> Result<Vec<Value>> {
+    /// Sends `bytes` holding `count` commands and waits for their replies: the reply
+    /// itself when `count` is 1, else an array of the `count` replies.
+    async fn exchange(&self, bytes: Vec<u8>, count: usize) -> Result<Value> {
+        if count == 0 {
+            // Nothing to send, and nothing to wait for: an entry in flight that expects
+            // no reply would take the next caller's.
+            return Ok(GenericFrame::Array(Vec::new()));
+        }
         let (reply, response) = oneshot::channel();
         self.inner
             .requests
@@ -262,7 +276,7 @@ async fn session(
                 in_flight.push_back(InFlight {
                     reply: r.reply,
                     count: r.count,
-                    got: Vec::with_capacity(r.count),
+                    got: Vec::new(),
                 });
             }
             if let Err(e) = stream.write_all(&wbuf).await {
@@ -334,10 +348,18 @@ fn deliver(
             // A reply nobody asked for: the stream is out of step; drop the connection.
             return Err(Error::UnexpectedReply(frame.kind_name().to_owned()));
         };
+        if front.count == 1 {
+            let done = in_flight.pop_front().expect("front exists");
+            let _ = done.reply.send(Ok(frame));
+            continue;
+        }
+        if front.got.is_empty() {
+            front.got.reserve_exact(front.count);
+        }
         front.got.push(frame);
         if front.got.len() == front.count {
             let done = in_flight.pop_front().expect("front exists");
-            let _ = done.reply.send(Ok(done.got));
+            let _ = done.reply.send(Ok(GenericFrame::Array(done.got)));
         }
     }
     Ok(())
