@@ -255,7 +255,11 @@ impl Clients {
         match (w, client) {
             (Workload::PingAsync | Workload::Mux64TasksGet | Workload::Mux64FuturesGet, _) => {
                 let (ours, theirs) = (self.aours.clone(), self.atheirs.clone());
-                self.rt.block_on(async move {
+                // The loop runs as a task on the runtime's workers, as a service's
+                // request handlers do, not on the thread that calls `block_on`: from
+                // there every wake-up of the connection's driver and back would cross
+                // threads.
+                let timed = self.rt.spawn(async move {
                     for _ in 0..iters {
                         match (w, client) {
                             (Workload::PingAsync, Client::RespConn) => ping_async_ours(&ours).await,
@@ -272,7 +276,8 @@ impl Clients {
                             (_, Client::RedisRs) => mux_theirs(&theirs).await,
                         }
                     }
-                })
+                });
+                self.rt.block_on(timed).expect("bench task");
             }
             (_, Client::RespConn) => {
                 for _ in 0..iters {
