@@ -100,7 +100,7 @@ bench set_get_16b 1 -t set,get -d 16 -n "$N" -c 1 -P 1
 bench get_1m 1 -t set,get -d 1048576 -n $((N / 100)) -c 1 -P 1
 # pipeline_1000_set: depth 1000 on one connection.
 bench pipeline_1000_set 1000 -t set -d 16 -n $((N * 10)) -c 1 -P 1000
-# mux_64_tasks_get: 64 GETs in flight. One connection at depth 64 is what the
+# mux_64_tasks_get and mux_64_futures_get: 64 GETs in flight. One connection at depth 64 is what the
 # multiplexed handle does (auto-pipelining); 64 connections at depth 1 is the pool
 # alternative.
 bench mux_64_tasks_get 64 -t get -d 16 -n $((N * 2)) -c 1 -P 64
