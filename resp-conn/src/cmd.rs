@@ -30,7 +30,12 @@ pub struct Cmd {
 
 /// Starts a command: `cmd("SET").arg("key").arg("value")`.
 pub fn cmd(name: &str) -> Cmd {
-    let mut c = Cmd::new();
+    // Room for a typical command up front: growing from empty through each argument
+    // cost two or three reallocations per command.
+    let mut c = Cmd {
+        args: Vec::with_capacity(64),
+        argc: 0,
+    };
     c.arg(name);
     c
 }
