@@ -155,6 +155,91 @@ mod tests {
         );
     }
 
+    /// Real and hand-written replies from the fuzz seed corpus, each a whole stream
+    /// of complete replies (seeds that are not, such as inline requests, are skipped).
+    fn seed_replies() -> Vec<Vec<u8>> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/seed");
+        let mut seeds = Vec::new();
+        for entry in std::fs::read_dir(&dir).expect("fuzz/corpus/seed is checked in") {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            if !bytes.is_empty() && one_shot(&Bytes::from(bytes.clone())).is_some() {
+                seeds.push(bytes);
+            }
+        }
+        assert!(seeds.len() > 100, "only {} usable seeds", seeds.len());
+        seeds
+    }
+
+    /// Every reply of `stream` parsed one-shot, reply after reply; `None` unless the
+    /// stream is a sequence of complete, valid replies.
+    fn one_shot(stream: &Bytes) -> Option<Vec<Value>> {
+        let mut rest = stream.clone();
+        let mut frames = Vec::new();
+        while !rest.is_empty() {
+            let (frame, used) = resp_parser::parse_bytes(&rest).ok()??;
+            frames.push(frame);
+            rest = rest.slice(used..);
+        }
+        Some(frames)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        /// A stream of replies that arrives in pieces of any sizes comes out as the same
+        /// replies, in the same order, as one-shot parsing gives, and nothing is left.
+        /// With a malformed reply at the end, every reply before it comes out first.
+        #[test]
+        fn pieces_of_any_size_give_the_one_shot_replies(
+            picks in proptest::collection::vec(proptest::prelude::any::<proptest::sample::Index>(), 1..30),
+            sizes in proptest::collection::vec(1usize..400, 1..6),
+            malformed_tail in proptest::prelude::any::<bool>(),
+        ) {
+            thread_local!(static SEEDS: Vec<Vec<u8>> = seed_replies());
+            let mut stream = Vec::new();
+            SEEDS.with(|seeds| {
+                for pick in &picks {
+                    let seed: &Vec<u8> = pick.get(seeds);
+                    stream.extend_from_slice(seed);
+                }
+            });
+            let expected = one_shot(&Bytes::from(stream.clone())).expect("seeds are whole replies");
+            if malformed_tail {
+                stream.extend_from_slice(b":05\r\n");
+            }
+
+            let mut replies = Replies::default();
+            let mut buf = BytesMut::new();
+            let mut got = Vec::new();
+            let mut error = None;
+            let (mut at, mut i) = (0, 0);
+            while at < stream.len() && error.is_none() {
+                let n = sizes[i % sizes.len()].min(stream.len() - at);
+                i += 1;
+                buf.extend_from_slice(&stream[at..at + n]);
+                at += n;
+                loop {
+                    match replies.next(&mut buf) {
+                        Ok(Some(v)) => got.push(v),
+                        Ok(None) => break,
+                        Err(e) => {
+                            error = Some(e);
+                            break;
+                        }
+                    }
+                }
+            }
+            proptest::prop_assert_eq!(&got, &expected);
+            if malformed_tail {
+                let e = error.expect("the malformed reply is an error");
+                proptest::prop_assert_eq!(e.kind, resp_parser::ErrorKind::InvalidInteger);
+            } else {
+                proptest::prop_assert!(error.is_none());
+                proptest::prop_assert!(buf.is_empty(), "{} bytes left over", buf.len());
+            }
+        }
+    }
+
     #[test]
     fn replies_before_a_malformed_one_come_out_before_its_error() {
         let mut replies = Replies::default();
