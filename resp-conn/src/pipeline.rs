@@ -54,11 +54,21 @@ fn keep(pipeline: &Pipeline, replies: Vec<Value>) -> Result<Value> {
 /// how many replies they bring: for connections that do not track loaded scripts.
 pub(crate) fn encode_with_script_loads(pipeline: &Pipeline) -> (Vec<u8>, usize) {
     let mut out = Vec::new();
+    write_with_script_loads(pipeline, &mut out);
+    (out, reply_count_with_script_loads(pipeline))
+}
+
+/// Appends what [`encode_with_script_loads`] returns to `out`.
+pub(crate) fn write_with_script_loads(pipeline: &Pipeline, out: &mut Vec<u8>) {
     for (_, source) in pipeline.scripts() {
-        crate::script::load_cmd(source).write_to(&mut out);
+        crate::script::load_cmd(source).write_to(out);
     }
-    pipeline.write_to(&mut out);
-    (out, pipeline.scripts().len() + pipeline.reply_count())
+    pipeline.write_to(out);
+}
+
+/// How many replies the bytes of [`write_with_script_loads`] bring.
+pub(crate) fn reply_count_with_script_loads(pipeline: &Pipeline) -> usize {
+    pipeline.scripts().len() + pipeline.reply_count()
 }
 
 /// The result of a pipeline sent by [`encode_with_script_loads`]: checks the loads'

@@ -91,6 +91,59 @@ async fn an_empty_pipeline_answers_at_once_and_takes_no_reply() {
     assert_eq!(single.0, "v");
 }
 
+/// How many clients the server has connected, counted by a plain sync connection
+/// (which is one of them).
+fn connected_clients(server: &RedisServer) -> usize {
+    let mut admin = resp_conn::Connection::open(info(server)).unwrap();
+    let list: String = admin.query(cmd("CLIENT").arg("LIST")).unwrap();
+    list.lines().count()
+}
+
+#[test]
+fn dropping_the_last_handle_closes_the_connection() {
+    let server = RedisServer::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let con = rt
+        .block_on(MultiplexedConnection::open(info(&server)))
+        .unwrap();
+    let copy = con.clone();
+    let _: String = rt.block_on(copy.query(&cmd("PING"))).unwrap();
+    assert_eq!(connected_clients(&server), 2);
+    drop(con);
+    // One handle left: the connection stays.
+    let _: String = rt.block_on(copy.query(&cmd("PING"))).unwrap();
+    assert_eq!(connected_clients(&server), 2);
+    drop(copy);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while connected_clients(&server) != 1 {
+        assert!(Instant::now() < deadline, "the driver kept its socket open");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_handle_whose_runtime_is_gone_fails_at_once() {
+    let server = RedisServer::start();
+    let first = tokio::runtime::Runtime::new().unwrap();
+    let con = first
+        .block_on(MultiplexedConnection::open(
+            info(&server).with_read_timeout(None),
+        ))
+        .unwrap();
+    // The driver task dies with its runtime.
+    drop(first);
+    let second = tokio::runtime::Runtime::new().unwrap();
+    let started = Instant::now();
+    let result = second.block_on(async {
+        tokio::time::timeout(Duration::from_secs(5), con.query::<String>(&cmd("PING"))).await
+    });
+    assert!(
+        matches!(result, Ok(Err(Error::ConnectionClosed))),
+        "got {result:?} after {:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn a_killed_server_fails_every_caller_then_the_handle_recovers() {
     let mut server = RedisServer::start();

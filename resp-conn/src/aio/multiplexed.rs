@@ -1,51 +1,79 @@
 //! The multiplexed connection: one socket shared by many tasks, with auto-pipelining.
 //!
-//! A background task (the driver) owns the socket. Callers send it requests, each
-//! the encoded bytes of one command or pipeline plus the number of replies it
-//! expects and a one-shot channel for them. The driver writes every request that is
-//! queued when it gets to them in one write (draining the queue into one reused
-//! buffer), remembers them in order, and hands each reply frame to the oldest request
-//! still waiting. Redis answers in order, so this matches replies to callers.
+//! A background task (the driver) owns the socket. Callers encode their command (or
+//! pipeline) straight into a shared queue, under a lock held only for that copy,
+//! together with the number of replies it expects and a one-shot channel for them,
+//! and wake the driver if the queue was empty. The driver takes everything queued in
+//! one swap of buffers and writes it in one write, remembers the callers in order,
+//! and hands each reply frame to the oldest caller still waiting. Redis answers in
+//! order, so this matches replies to callers. Callers pay no allocation or copy of
+//! their own for the hand-over, and the driver no channel operation per request.
 //!
 //! When the socket fails (the server dies, a protocol error), every request in
-//! flight gets the error at once; none is left waiting. The driver then stays
-//! disconnected until the next request arrives, and reconnects for it. Connection
-//! attempts after a failed one wait with exponential backoff (50 ms doubling to 2 s).
+//! flight gets the error at once; none is left waiting. Requests queued but not yet
+//! written stay queued. The driver then stays disconnected until a request is
+//! queued, and reconnects for it. Connection attempts after a failed one wait with
+//! exponential backoff (50 ms doubling to 2 s); when one fails, everything queued
+//! gets its error.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use resp_parser::GenericFrame;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::aio::stream::{FrameStream, with_timeout};
+use crate::aio::stream::FrameStream;
 use crate::cmd::{Cmd, Pipeline};
 use crate::error::{Error, Result};
 use crate::info::{ConnectionInfo, IntoConnectionInfo, Protocol};
 use crate::reply::{FromFrame, Value};
 use crate::script::ScriptInvocation;
 
-/// Most requests written in one batch; bounds the write buffer under heavy load.
-const MAX_BATCH: usize = 1024;
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-struct Request {
-    bytes: Vec<u8>,
-    count: usize,
-    reply: oneshot::Sender<Result<Value>>,
+/// What callers and the driver share.
+#[derive(Default)]
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Wakes the driver: a request was queued into an empty queue, or the handles or
+    /// the driver are gone.
+    wake: Notify,
 }
 
-/// A request written to the socket and waiting for its replies.
+/// Requests waiting to be written, in order.
+#[derive(Default)]
+struct Queue {
+    /// Their encoded commands, back to back.
+    bytes: Vec<u8>,
+    /// Their callers, in the same order as their bytes.
+    waiting: Vec<Waiter>,
+    /// Every handle has been dropped.
+    handles_gone: bool,
+    /// The driver task has ended (its runtime shut down): nothing will be sent.
+    driver_gone: bool,
+}
+
+/// A caller waiting for the `count` replies of its request.
 ///
 /// The reply of a single command (`count == 1`) is sent on as it is; the `count`
 /// replies of a pipeline are collected in `got` and sent as one array. So the common
 /// case, one command, allocates no vector of its own.
-struct InFlight {
+struct Waiter {
     reply: oneshot::Sender<Result<Value>>,
     count: usize,
     got: Vec<Value>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // The lock is only held to copy bytes and move waiters; a panic there leaves
+        // the queue as consistent as anything else would.
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// A cheap, cloneable handle to one shared connection.
@@ -76,8 +104,34 @@ pub struct MultiplexedConnection {
 }
 
 struct Inner {
-    requests: mpsc::UnboundedSender<Request>,
+    shared: Arc<Shared>,
     info: ConnectionInfo,
+}
+
+impl Drop for Inner {
+    /// The last handle is gone: the driver can stop.
+    fn drop(&mut self) {
+        self.shared.lock().handles_gone = true;
+        self.shared.wake.notify_one();
+    }
+}
+
+/// Held by the driver task: when the task ends, or is dropped with its runtime,
+/// every caller still queued gets an error and later requests fail at once.
+struct DriverGuard(Arc<Shared>);
+
+impl Drop for DriverGuard {
+    fn drop(&mut self) {
+        let waiting = {
+            let mut q = self.0.lock();
+            q.driver_gone = true;
+            q.bytes.clear();
+            std::mem::take(&mut q.waiting)
+        };
+        for w in waiting {
+            let _ = w.reply.send(Err(Error::ConnectionClosed));
+        }
+    }
 }
 
 impl std::fmt::Debug for MultiplexedConnection {
@@ -111,10 +165,15 @@ impl MultiplexedConnection {
         pushes: Option<mpsc::UnboundedSender<Value>>,
     ) -> Result<MultiplexedConnection> {
         let stream = FrameStream::connect(&info).await?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(drive(info.clone(), rx, stream, pushes));
+        let shared = Arc::new(Shared::default());
+        tokio::spawn(drive(
+            info.clone(),
+            DriverGuard(shared.clone()),
+            stream,
+            pushes,
+        ));
         Ok(MultiplexedConnection {
-            inner: Arc::new(Inner { requests: tx, info }),
+            inner: Arc::new(Inner { shared, info }),
         })
     }
 
@@ -130,7 +189,7 @@ impl MultiplexedConnection {
 
     /// Sends a command and returns its reply frame, error replies included.
     pub async fn request(&self, command: &Cmd) -> Result<Value> {
-        self.exchange(command.to_bytes(), 1).await
+        self.exchange(1, |out| command.write_to(out)).await
     }
 
     /// Sends a pipeline (its commands stay together, in order, in one write) and
@@ -142,8 +201,9 @@ impl MultiplexedConnection {
 
     /// Sends a pipeline and returns its replies as one frame.
     pub async fn request_pipeline(&self, pipeline: &Pipeline) -> Result<Value> {
-        let (bytes, count) = crate::pipeline::encode_with_script_loads(pipeline);
-        let replies = match self.exchange(bytes, count).await? {
+        let count = crate::pipeline::reply_count_with_script_loads(pipeline);
+        let encode = |out: &mut Vec<u8>| crate::pipeline::write_with_script_loads(pipeline, out);
+        let replies = match self.exchange(count, encode).await? {
             one if count == 1 => vec![one],
             GenericFrame::Array(many) => many,
             other => unreachable!("{count} replies come as an array, not {other:?}"),
@@ -161,46 +221,73 @@ impl MultiplexedConnection {
         T::from_frame(reply)
     }
 
-    /// Sends `bytes` holding `count` commands and waits for their replies: the reply
-    /// itself when `count` is 1, else an array of the `count` replies.
-    async fn exchange(&self, bytes: Vec<u8>, count: usize) -> Result<Value> {
+    /// Queues a request of `count` commands, which `encode` writes, and waits for
+    /// their replies: the reply itself when `count` is 1, else an array of the
+    /// `count` replies.
+    async fn exchange(&self, count: usize, encode: impl FnOnce(&mut Vec<u8>)) -> Result<Value> {
         if count == 0 {
             // Nothing to send, and nothing to wait for: an entry in flight that expects
             // no reply would take the next caller's.
             return Ok(GenericFrame::Array(Vec::new()));
         }
         let (reply, response) = oneshot::channel();
-        self.inner
-            .requests
-            .send(Request {
-                bytes,
-                count,
+        let shared = &self.inner.shared;
+        let first = {
+            let mut q = shared.lock();
+            if q.driver_gone {
+                return Err(Error::ConnectionClosed);
+            }
+            encode(&mut q.bytes);
+            q.waiting.push(Waiter {
                 reply,
-            })
-            .map_err(|_| Error::ConnectionClosed)?;
-        with_timeout(self.inner.info.read_timeout, async {
-            response.await.unwrap_or(Err(Error::ConnectionClosed))
-        })
-        .await
+                count,
+                got: Vec::new(),
+            });
+            q.waiting.len() == 1
+        };
+        // Only a request into an empty queue wakes the driver: it takes the whole
+        // queue at once, so the ones behind it are seen too.
+        if first {
+            shared.wake.notify_one();
+        }
+        // Awaiting the receiver itself, not a future wrapping it, keeps this future
+        // small: moving a larger one into a wrapper cost two `memcpy`s per request.
+        let reply = match self.inner.info.read_timeout {
+            None => response.await,
+            Some(limit) => match tokio::time::timeout(limit, response).await {
+                Ok(reply) => reply,
+                Err(_) => return Err(Error::Timeout),
+            },
+        };
+        reply.unwrap_or(Err(Error::ConnectionClosed))
     }
 }
 
 /// The driver: runs sessions, reconnecting between them on demand.
 async fn drive(
     info: ConnectionInfo,
-    mut requests: mpsc::UnboundedReceiver<Request>,
+    guard: DriverGuard,
     stream: FrameStream,
     pushes: Option<mpsc::UnboundedSender<Value>>,
 ) {
+    let shared = &guard.0;
     let mut stream = Some(stream);
-    let mut first = None;
     let mut backoff: Option<Duration> = None;
     loop {
         let Some(connected) = stream.take() else {
             // Disconnected: stay so until someone needs the connection.
-            let Some(request) = requests.recv().await else {
-                return;
-            };
+            loop {
+                {
+                    let q = shared.lock();
+                    if q.handles_gone {
+                        return;
+                    }
+                    if !q.waiting.is_empty() {
+                        break;
+                    }
+                }
+                shared.wake.notified().await;
+            }
             if let Some(delay) = backoff {
                 tokio::time::sleep(delay).await;
             }
@@ -208,29 +295,24 @@ async fn drive(
                 Ok(s) => {
                     backoff = None;
                     stream = Some(s);
-                    first = Some(request);
                 }
                 Err(e) => {
                     backoff = Some(backoff.map_or(FIRST_BACKOFF, |d| (d * 2).min(MAX_BACKOFF)));
                     // Everyone waiting now gets the error rather than a longer wait.
-                    while let Ok(other) = requests.try_recv() {
-                        let _ = other.reply.send(Err(e.duplicate()));
+                    let waiting = {
+                        let mut q = shared.lock();
+                        q.bytes.clear();
+                        std::mem::take(&mut q.waiting)
+                    };
+                    for w in waiting {
+                        let _ = w.reply.send(Err(e.duplicate()));
                     }
-                    let _ = request.reply.send(Err(e));
                 }
             }
             continue;
         };
         let resp3 = info.protocol == Protocol::Resp3;
-        match session(
-            connected,
-            &mut requests,
-            first.take(),
-            pushes.as_ref(),
-            resp3,
-        )
-        .await
-        {
+        match session(connected, shared, pushes.as_ref(), resp3).await {
             SessionEnd::HandlesGone => return,
             SessionEnd::Broken => {}
         }
@@ -247,40 +329,48 @@ enum SessionEnd {
 /// Serves requests on one connection until it fails or every handle is gone.
 async fn session(
     mut stream: FrameStream,
-    requests: &mut mpsc::UnboundedReceiver<Request>,
-    first: Option<Request>,
+    shared: &Shared,
     pushes: Option<&mpsc::UnboundedSender<Value>>,
     resp3: bool,
 ) -> SessionEnd {
-    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+    let mut in_flight: VecDeque<Waiter> = VecDeque::new();
     let mut wbuf: Vec<u8> = Vec::new();
-    let mut batch: Vec<Request> = first.into_iter().collect();
     let mut last_batch = 0;
     let failure = loop {
-        if !batch.is_empty() {
-            // Auto-pipelining: everything already queued goes out in this one write.
-            // Under concurrent load (this batch or the last had more than one request,
-            // or replies are still owed), yield once and look again: tasks woken
-            // together are often still enqueuing, and one scheduler turn lets them
-            // join this write instead of each paying for a write of its own (with 64
-            // spawned callers: 5 writes per 64 requests, most of one request each,
-            // became 2). A caller alone on an idle connection is written at once, so
-            // plain round trips pay nothing for this.
-            drain(requests, &mut batch);
-            let busy = batch.len() > 1 || last_batch > 1 || !in_flight.is_empty();
-            if busy && batch.len() < MAX_BATCH {
-                tokio::task::yield_now().await;
-                drain(requests, &mut batch);
+        let (queued, handles_gone) = {
+            let q = shared.lock();
+            (q.waiting.len(), q.handles_gone)
+        };
+        if handles_gone {
+            // Every handle is gone: callers were dropped with them. Finish reading
+            // the replies still owed, so the server is not cut off mid-reply, then stop.
+            while !in_flight.is_empty() {
+                if stream.fill().await.is_err()
+                    || deliver(&mut stream, &mut in_flight, pushes, resp3).is_err()
+                {
+                    break;
+                }
             }
-            last_batch = batch.len();
+            return SessionEnd::HandlesGone;
+        }
+        if queued > 0 {
+            // Auto-pipelining: everything queued goes out in this one write. Under
+            // concurrent load (this batch or the last had more than one request, or
+            // replies are still owed), yield once first: tasks woken together are
+            // often still queuing, and one scheduler turn lets them join this write
+            // instead of each paying for a write of its own (with 64 spawned callers:
+            // 5 writes per 64 requests, most of one request each, became 2). A caller
+            // alone on an idle connection is written at once, so plain round trips
+            // pay nothing for this.
+            if queued > 1 || last_batch > 1 || !in_flight.is_empty() {
+                tokio::task::yield_now().await;
+            }
             wbuf.clear();
-            for r in batch.drain(..) {
-                wbuf.extend_from_slice(&r.bytes);
-                in_flight.push_back(InFlight {
-                    reply: r.reply,
-                    count: r.count,
-                    got: Vec::new(),
-                });
+            {
+                let mut q = shared.lock();
+                std::mem::swap(&mut q.bytes, &mut wbuf);
+                last_batch = q.waiting.len();
+                in_flight.extend(q.waiting.drain(..));
             }
             if let Err(e) = stream.write_all(&wbuf).await {
                 break e;
@@ -299,22 +389,8 @@ async fn session(
                     break e;
                 }
             }
-            request = requests.recv() => match request {
-                Some(r) => batch.push(r),
-                None if in_flight.is_empty() => return SessionEnd::HandlesGone,
-                // Every handle is gone but replies are still owed: their callers may
-                // have been dropped too; finish reading anyway, then stop.
-                None => {
-                    while !in_flight.is_empty() {
-                        if stream.fill().await.is_err()
-                            || deliver(&mut stream, &mut in_flight, pushes, resp3).is_err()
-                        {
-                            break;
-                        }
-                    }
-                    return SessionEnd::HandlesGone;
-                }
-            },
+            // A request was queued (or the handles are gone): look at the queue again.
+            () = shared.wake.notified() => {}
         }
     };
     for waiting in in_flight {
@@ -323,20 +399,10 @@ async fn session(
     SessionEnd::Broken
 }
 
-/// Moves queued requests into `batch`, up to [`MAX_BATCH`].
-fn drain(requests: &mut mpsc::UnboundedReceiver<Request>, batch: &mut Vec<Request>) {
-    while batch.len() < MAX_BATCH {
-        match requests.try_recv() {
-            Ok(r) => batch.push(r),
-            Err(_) => break,
-        }
-    }
-}
-
 /// Hands every complete frame in the read buffer to the request it answers.
 fn deliver(
     stream: &mut FrameStream,
-    in_flight: &mut VecDeque<InFlight>,
+    in_flight: &mut VecDeque<Waiter>,
     pushes: Option<&mpsc::UnboundedSender<Value>>,
     resp3: bool,
 ) -> Result<()> {
