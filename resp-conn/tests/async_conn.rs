@@ -67,6 +67,45 @@ async fn multiplexed_pipelines_stay_together() {
     assert_eq!(con.invoke_script::<i64>(&script.arg(1)).await.unwrap(), 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_that_give_up_never_shift_replies_to_others() {
+    let server = RedisServer::start();
+    let con = MultiplexedConnection::open(info(&server)).await.unwrap();
+    let mut tasks = Vec::new();
+    for task in 0..32u64 {
+        let con = con.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut gave_up = 0;
+            for i in 0..200u64 {
+                let key = format!("giveup:{task}:{i}");
+                con.query::<()>(cmd("SET").arg(&key).arg(i)).await.unwrap();
+                // Every third read is abandoned after a few microseconds: queued, or
+                // written with its reply still owed, or already answered.
+                if i % 3 == 0 {
+                    let wait = Duration::from_micros((task * 7 + i) % 50);
+                    let mut get = cmd("GET");
+                    get.arg(&key);
+                    if tokio::time::timeout(wait, con.query::<u64>(&get))
+                        .await
+                        .is_err()
+                    {
+                        gave_up += 1;
+                    }
+                }
+                let back: u64 = con.query(cmd("GET").arg(&key)).await.unwrap();
+                assert_eq!(back, i, "task {task} got another caller's reply");
+            }
+            gave_up
+        }));
+    }
+    let mut gave_up = 0;
+    for t in tasks {
+        gave_up += t.await.unwrap();
+    }
+    // The test only means something if some callers did give up mid-request.
+    assert!(gave_up > 0, "no caller gave up");
+}
+
 #[tokio::test]
 async fn an_empty_pipeline_answers_at_once_and_takes_no_reply() {
     let server = RedisServer::start();
