@@ -30,6 +30,7 @@
 //! Replies are resp-parser frames over `bytes::Bytes` ([`Value`]): a bulk string in a
 //! reply is a handle into the read buffer, never a copy.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 #[cfg(feature = "tokio")]
 pub mod aio;

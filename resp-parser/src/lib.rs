@@ -47,9 +47,12 @@
 //!
 //! * `bytes`: `BytesFrame`, [`Decoder::decode_bytes`], and encoding into any `BufMut`.
 //!
-//! The crate is `no_std` (it needs `alloc`).
+//! The crate is `no_std` (it needs `alloc`) and has no `unsafe` code
+//! (`#![forbid(unsafe_code)]`): the speed comes from its fast paths, not from skipped
+//! bounds checks.
 #![no_std]
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 

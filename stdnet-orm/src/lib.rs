@@ -93,6 +93,7 @@
 //! [`Db`] runs on a blocking [`resp_conn::Connection`], [`AsyncDb`] on the async
 //! multiplexed handle; their methods are the same.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 // Lets the derive's `::stdnet_orm::` paths resolve inside this crate's own tests.
 extern crate self as stdnet_orm;

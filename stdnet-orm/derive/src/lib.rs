@@ -1,5 +1,7 @@
 //! `#[derive(Model)]` and `#[derive(FieldEnum)]` for stdnet-orm. See that crate's docs.
 
+#![forbid(unsafe_code)]
+
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote, quote_spanned};
