@@ -74,6 +74,18 @@ impl Shared {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Fails every request queued and not yet written with `error`.
+    fn fail_queued(&self, error: &Error) {
+        let waiting = {
+            let mut q = self.lock();
+            q.bytes.clear();
+            std::mem::take(&mut q.waiting)
+        };
+        for w in waiting {
+            let _ = w.reply.send(Err(error.duplicate()));
+        }
+    }
 }
 
 /// A cheap, cloneable handle to one shared connection.
@@ -122,15 +134,8 @@ struct DriverGuard(Arc<Shared>);
 
 impl Drop for DriverGuard {
     fn drop(&mut self) {
-        let waiting = {
-            let mut q = self.0.lock();
-            q.driver_gone = true;
-            q.bytes.clear();
-            std::mem::take(&mut q.waiting)
-        };
-        for w in waiting {
-            let _ = w.reply.send(Err(Error::ConnectionClosed));
-        }
+        self.0.lock().driver_gone = true;
+        self.0.fail_queued(&Error::ConnectionClosed);
     }
 }
 
@@ -299,14 +304,7 @@ async fn drive(
                 Err(e) => {
                     backoff = Some(backoff.map_or(FIRST_BACKOFF, |d| (d * 2).min(MAX_BACKOFF)));
                     // Everyone waiting now gets the error rather than a longer wait.
-                    let waiting = {
-                        let mut q = shared.lock();
-                        q.bytes.clear();
-                        std::mem::take(&mut q.waiting)
-                    };
-                    for w in waiting {
-                        let _ = w.reply.send(Err(e.duplicate()));
-                    }
+                    shared.fail_queued(&e);
                 }
             }
             continue;
