@@ -141,7 +141,8 @@ macro_rules! operations {
                     return Ok(());
                 }
                 let call = ops::save_call(&$s.keys::<M>(), objects.iter(), None)?;
-                let ids = ops::save_reply::<M>($s.eval(call) $($aw)* ?)?;
+                let pks: Vec<u64> = objects.iter().map(|o| o.pk()).collect();
+                let ids = ops::save_reply::<M>($s.eval(call) $($aw)* ?, pks)?;
                 for (object, id) in objects.iter_mut().zip(ids) {
                     object.set_pk(id);
                 }
@@ -155,7 +156,7 @@ macro_rules! operations {
                     return Err(Error::DoesNotExist { model: M::META.label() });
                 }
                 let call = ops::save_call(&$s.keys::<M>(), [object], Some(fields))?;
-                ops::save_reply::<M>($s.eval(call) $($aw)* ?)?;
+                ops::save_reply::<M>($s.eval(call) $($aw)* ?, [object.pk()])?;
                 Ok(())
             }
 

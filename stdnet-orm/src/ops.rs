@@ -162,10 +162,13 @@ pub(crate) fn save_call<'a, M: Model>(
         values.clear();
         values.extend(chosen.iter().map(|(i, _)| obj.field_value(*i)));
         let present = values.iter().filter(|v| v.is_some()).count();
-        call.inv.arg(obj.pk()).arg(hash).arg(present);
-        if present == values.len() {
+        if obj.pk() == 0 && present == values.len() {
+            // The common insert: one slot says "new, every field".
             call.inv.arg("");
+        } else if present == values.len() {
+            call.inv.arg(obj.pk()).arg(hash).arg(present).arg("");
         } else {
+            call.inv.arg(obj.pk()).arg(hash).arg(present);
             let mask: String = values
                 .iter()
                 .map(|v| if v.is_some() { '1' } else { '0' })
@@ -201,8 +204,12 @@ pub(crate) fn save_call<'a, M: Model>(
     Ok(call.inv)
 }
 
-/// Reads the save reply: the ids, in order, or the unique clash.
-pub(crate) fn save_reply<M: Model>(reply: Value) -> Result<Vec<u64>> {
+/// Reads the save reply of instances whose ids were `pks` (0 for new): their ids after
+/// the save, in order, or the unique clash.
+pub(crate) fn save_reply<M: Model>(
+    reply: Value,
+    pks: impl IntoIterator<Item = u64>,
+) -> Result<Vec<u64>> {
     let items: Vec<Value> = Vec::from_frame(reply)?;
     let mut items = items.into_iter();
     let status: String = items
@@ -227,7 +234,22 @@ pub(crate) fn save_reply<M: Model>(reply: Value) -> Result<Vec<u64>> {
             value: String::from_utf8_lossy(&value).into_owned(),
         });
     }
-    items.map(|v| Ok(u64::from_frame(v)?)).collect()
+    // New instances took consecutive ids from `first`, in batch order.
+    let mut next: u64 = items
+        .next()
+        .map(u64::from_frame)
+        .transpose()?
+        .unwrap_or_default();
+    Ok(pks
+        .into_iter()
+        .map(|pk| {
+            if pk != 0 {
+                return pk;
+            }
+            next += 1;
+            next - 1
+        })
+        .collect())
 }
 
 /// The delete of instances by id.

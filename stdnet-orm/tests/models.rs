@@ -41,6 +41,43 @@ fn auto_ids_count_up_and_explicit_ids_bump_the_counter() {
 }
 
 #[test]
+fn a_batch_mixing_new_and_saved_instances_gets_the_right_ids() {
+    // The save script sends a new instance with every field in one slot and one with
+    // an empty field in four, and replies with the first new id only: the ids each
+    // instance gets back must still be its own.
+    let server = RedisServer::start();
+    let mut db = db(&server);
+    let mut saved = user("saved", "IT", 30);
+    db.save(&mut saved).unwrap();
+    let full = |name: &str| User {
+        bio: Some(format!("{name} has a bio")),
+        ..user(name, "FR", 40)
+    };
+    saved.age = 31;
+    let mut explicit = full("explicit");
+    explicit.id = 7;
+    let mut batch = vec![
+        full("new1"),
+        user("new2", "DE", 50),
+        saved.clone(),
+        full("new3"),
+        explicit,
+        user("new4", "DE", 51),
+    ];
+    db.save_all(&mut batch).unwrap();
+    let ids: Vec<u64> = batch.iter().map(|u| u.id).collect();
+    // The explicit id moves the counter first; the new ones come after it.
+    assert_eq!(ids, [8, 9, saved.id, 10, 7, 11]);
+    for u in &batch {
+        assert_eq!(&db.get::<User>(u.id).unwrap(), u, "instance {}", u.id);
+    }
+    let mut next = full("after");
+    db.save(&mut next).unwrap();
+    assert_eq!(next.id, 12);
+    assert!(index_problems::<User>(&mut raw(&server), NS).is_empty());
+}
+
+#[test]
 fn saved_instances_read_back_equal() {
     let server = RedisServer::start();
     let mut db = db(&server);

@@ -3,7 +3,9 @@
 -- KEYS from `keyp` on: the hash of each instance that has an id (in batch order),
 -- then the index set of each distinct new value of an `i` field.
 -- ARGV after the common header: the number of instances, then for each:
---   id         0 for a new instance
+--   id         0 for a new instance; '' for a new instance with a value for every
+--              field of the header, which then leaves out `hash`, `n` and `mask`
+--              (the common case of an insert: one slot instead of four)
 --   hash       KEYS position of its hash; 0 for a new instance
 --   n          how many fields of the header it has values for
 --   mask       '' if it has all of them, else one '1' (value) or '0' (none) per field
@@ -14,8 +16,10 @@
 -- Fields not in the header are left alone (a partial update); header fields without
 -- a value are removed from the hash.
 --
--- Returns {'ok', id1, id2, ...}, or {'unique', field, value} without writing anything
--- if a unique value is taken (by another instance, or twice in the batch).
+-- Returns {'ok', first}: the new instances took the ids first, first + 1, ... in batch
+-- order (first is 0 if there was none; the others keep theirs), so the reply does not
+-- grow with the batch. Or {'unique', field, value}, without writing anything, if a
+-- unique value is taken (by another instance, or twice in the batch).
 --
 -- The instance table is read in place from ARGV (positions, not copies), and each
 -- instance's hash is written with one HSET straight from its slice of ARGV: the
@@ -42,15 +46,24 @@ end
 
 -- Per instance: its id, the ARGV positions of its parts, and its mask.
 local ids, hashes, npairs, masks, pairs_at, scores_at = {}, {}, {}, {}, {}, {}
+local full = 2 * nfields + nnum + nset
 for o = 1, count do
-  ids[o] = ARGV[argp]
-  hashes[o] = tonumber(ARGV[argp + 1])
-  local n = tonumber(ARGV[argp + 2])
-  npairs[o] = n
-  masks[o] = ARGV[argp + 3]
-  pairs_at[o] = argp + 4
-  scores_at[o] = argp + 4 + 2 * n
-  argp = argp + 4 + 2 * n + nnum + nset
+  local id = ARGV[argp]
+  if id == '' then
+    ids[o], hashes[o], npairs[o], masks[o] = '0', 0, nfields, ''
+    pairs_at[o] = argp + 1
+    scores_at[o] = argp + 1 + 2 * nfields
+    argp = argp + 1 + full
+  else
+    ids[o] = id
+    hashes[o] = tonumber(ARGV[argp + 1])
+    local n = tonumber(ARGV[argp + 2])
+    npairs[o] = n
+    masks[o] = ARGV[argp + 3]
+    pairs_at[o] = argp + 4
+    scores_at[o] = argp + 4 + 2 * n
+    argp = argp + 4 + 2 * n + nnum + nset
+  end
 end
 
 -- The stored value of field i of instance o, or false.
@@ -114,8 +127,10 @@ for o = 1, count do
     redis.call('SET', counter, id)
   end
 end
+local first = 0
 if fresh > 0 then
   local next_id = redis.call('INCRBY', counter, fresh) - fresh
+  first = next_id + 1
   for o = 1, count do
     if ids[o] == '0' then
       next_id = next_id + 1
@@ -129,7 +144,6 @@ end
 -- each index key gets one command for the whole batch.
 local sets, nums, lexes, unis = {}, {}, {}, {}
 local all_ids = {}
-local result = { 'ok' }
 for o = 1, count do
   local id = ids[o]
   local key
@@ -191,11 +205,10 @@ for o = 1, count do
   end
   all_ids[#all_ids + 1] = id
   all_ids[#all_ids + 1] = id
-  result[#result + 1] = id
 end
 for kp, members in pairs(sets) do chunked('SADD', KEYS[tonumber(kp)], members) end
 for i, entries in pairs(unis) do chunked('HSET', uni_key(i), entries) end
 for i, entries in pairs(nums) do chunked('ZADD', num_key(i), entries) end
 for i, entries in pairs(lexes) do chunked('ZADD', lex_key(i), entries) end
 chunked('ZADD', ids_zset, all_ids)
-return result
+return { 'ok', first }
