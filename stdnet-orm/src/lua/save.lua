@@ -141,9 +141,20 @@ if fresh > 0 then
 end
 
 -- 3. Write each hash, moving old index entries out; collect the new entries so that
--- each index key gets one command for the whole batch.
-local sets, nums, lexes, unis = {}, {}, {}, {}
-local all_ids = {}
+-- each index key gets one command for the whole batch. Every list keeps its length
+-- beside it: `#t` on a growing table is a binary search, and this loop runs per field
+-- per instance.
+-- Per indexed field, the lists it adds to (false if none) and their lengths.
+local uni_of, num_of, lex_of = {}, {}, {}
+local uni_len, num_len, lex_len = {}, {}, {}
+for _, i in ipairs(indexed_fields) do
+  uni_of[i] = is_unique[i] and {}; uni_len[i] = 0
+  num_of[i] = is_num[i] and {}; num_len[i] = 0
+  lex_of[i] = is_lex[i] and {}; lex_len[i] = 0
+end
+local sets, set_lens = {}, {}
+local all_ids, nids = {}, 0
+local nindexed = #indexed_fields
 for o = 1, count do
   local id = ids[o]
   local key
@@ -163,52 +174,63 @@ for o = 1, count do
     if #del > 0 then redis.call('HDEL', key, unpack(del)) end
   end
   local n = npairs[o]
+  local at = pairs_at[o]
   if n > 0 then
-    redis.call('HSET', key, unpack(ARGV, pairs_at[o], pairs_at[o] + 2 * n - 1))
+    redis.call('HSET', key, unpack(ARGV, at, at + 2 * n - 1))
   else
     -- An instance with no stored field still exists: keep an empty marker field.
     redis.call('HSET', key, '__pk', id)
   end
-  local at = pairs_at[o]
-  for _, i in ipairs(indexed_fields) do
+  local sc = scores_at[o]
+  for k = 1, nindexed do
+    local i = indexed_fields[k]
     local v
     if mask == '' then v = ARGV[at + 2 * i - 1] else v = value_of(o, i) end
     if v then
       if is_set[i] then
-        local kp = ARGV[scores_at[o] + nnum + setord[i] - 1]
+        local kp = ARGV[sc + nnum + setord[i] - 1]
         local members = sets[kp]
-        if not members then members = {}; sets[kp] = members end
-        members[#members + 1] = id
-      end
-      if is_unique[i] then
-        local entries = unis[i]
-        if not entries then entries = {}; unis[i] = entries end
-        entries[#entries + 1] = v
-        entries[#entries + 1] = id
-      end
-      if is_num[i] then
-        local score = ARGV[scores_at[o] + numord[i] - 1]
-        if score ~= '' then
-          local entries = nums[i]
-          if not entries then entries = {}; nums[i] = entries end
-          entries[#entries + 1] = score
-          entries[#entries + 1] = id
+        if members then
+          local m = set_lens[kp] + 1
+          members[m] = id
+          set_lens[kp] = m
+        else
+          sets[kp] = { id }
+          set_lens[kp] = 1
         end
       end
-      if is_lex[i] then
-        local entries = lexes[i]
-        if not entries then entries = {}; lexes[i] = entries end
-        entries[#entries + 1] = '0'
-        entries[#entries + 1] = v .. '\0' .. id
+      local t = uni_of[i]
+      if t then
+        local m = uni_len[i]
+        t[m + 1] = v; t[m + 2] = id
+        uni_len[i] = m + 2
+      end
+      t = num_of[i]
+      if t then
+        local score = ARGV[sc + numord[i] - 1]
+        if score ~= '' then
+          local m = num_len[i]
+          t[m + 1] = score; t[m + 2] = id
+          num_len[i] = m + 2
+        end
+      end
+      t = lex_of[i]
+      if t then
+        local m = lex_len[i]
+        t[m + 1] = '0'; t[m + 2] = v .. '\0' .. id
+        lex_len[i] = m + 2
       end
     end
   end
-  all_ids[#all_ids + 1] = id
-  all_ids[#all_ids + 1] = id
+  all_ids[nids + 1] = id
+  all_ids[nids + 2] = id
+  nids = nids + 2
 end
 for kp, members in pairs(sets) do chunked('SADD', KEYS[tonumber(kp)], members) end
-for i, entries in pairs(unis) do chunked('HSET', uni_key(i), entries) end
-for i, entries in pairs(nums) do chunked('ZADD', num_key(i), entries) end
-for i, entries in pairs(lexes) do chunked('ZADD', lex_key(i), entries) end
+for _, i in ipairs(indexed_fields) do
+  if uni_of[i] then chunked('HSET', uni_key(i), uni_of[i]) end
+  if num_of[i] then chunked('ZADD', num_key(i), num_of[i]) end
+  if lex_of[i] then chunked('ZADD', lex_key(i), lex_of[i]) end
+end
 chunked('ZADD', ids_zset, all_ids)
 return { 'ok', first }
