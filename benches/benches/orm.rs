@@ -11,12 +11,15 @@
 //!
 //! | field      | index              | keys written per object                                |
 //! |------------|--------------------|--------------------------------------------------------|
-//! | `username` | `#[model(unique)]` | `{B}:uni:username` (hash, also its equality index), `{B}:lex:username` |
-//! | `country`  | `#[model(index)]`  | `{B}:idx:country:<v>` (10 values), `{B}:lex:country`   |
+//! | `username` | `#[model(unique)]` | `{B}:uni:username` (hash, also its equality index)      |
+//! | `country`  | `#[model(index)]`  | `{B}:idx:country:<v>` (10 values)                      |
 //! | `age`      | `#[model(index)]`  | `{B}:idx:age:<v>`, `{B}:num:age`                       |
 //! | `score`, `email` | none         | only the object hash `{B}:obj:<id>`                    |
 //!
-//! plus `{B}:id` (every id) and the `{B}:ids` counter. Ages are 0..=989 for the first
+//! plus `{B}:id` (every id) and the `{B}:ids` counter. `insert_100k_prefix` inserts the
+//! same objects as `PrefixUser`, whose two text indexes also answer `startswith`
+//! (`#[model(unique, prefix)]`, `#[model(index, prefix)]`): that adds `{B}:lex:username`
+//! and `{B}:lex:country`, 8 writes per object instead of 6. Ages are 0..=989 for the first
 //! 99,000 objects (100 objects per age) and 1000..=1099 for the last 1,000 (10 per
 //! age), so an equality filter returns 100 objects and the range 1000..=1009 spans ten
 //! scores and also returns 100.
@@ -24,6 +27,7 @@
 //! | workload                  | stdnet-orm                                  | hand-written (redis-rs)                          |
 //! |---------------------------|---------------------------------------------|--------------------------------------------------|
 //! | `insert_100k`             | `save_all` in batches of 1000               | per batch: HMGET unique check, INCRBY, one pipeline of HSET + HSET/SADD/ZADD per object |
+//! | `insert_100k_prefix`      | the same, as `PrefixUser`                   | the same, plus a ZADD to each `lex` set per object |
 //! | `get_by_id`               | `db.get::<User>(id)`                        | HGETALL + decode                                 |
 //! | `filter_eq_100_of_100k`   | `db.all(filter(AGE.eq(500)))`               | SMEMBERS + pipelined HGETALL + decode, id order  |
 //! | `range_filter`            | `db.all(filter(AGE.between(1000, 1009)))`   | ZRANGEBYSCORE + pipelined HGETALL + decode, id order |
@@ -78,6 +82,34 @@ struct User {
     email: String,
 }
 
+/// `User` with prefix lookups on its text indexes, stored under the same keys.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(app = "bench", name = "user")]
+struct PrefixUser {
+    id: u64,
+    #[model(unique, prefix)]
+    username: String,
+    #[model(index, prefix)]
+    country: String,
+    #[model(index)]
+    age: u32,
+    score: f64,
+    email: String,
+}
+
+impl From<User> for PrefixUser {
+    fn from(u: User) -> Self {
+        PrefixUser {
+            id: u.id,
+            username: u.username,
+            country: u.country,
+            age: u.age,
+            score: u.score,
+            email: u.email,
+        }
+    }
+}
+
 /// The `i`-th object of the dataset (not saved: id 0).
 fn user(i: usize) -> User {
     let age = if i < 99_000 {
@@ -110,8 +142,13 @@ fn obj_key(id: u64) -> String {
 
 /// Inserts `users` (all new) like `Db::save_all`: refuses a username that is taken
 /// (stored or twice in the batch) before writing anything, assigns the next ids, then
-/// writes each hash with its index entries in one pipeline.
-fn hand_insert(con: &mut redis::Connection, users: &mut [User]) -> redis::RedisResult<()> {
+/// writes each hash with its index entries in one pipeline. With `prefix`, also the
+/// lexicographic entries of `PrefixUser`.
+fn hand_insert(
+    con: &mut redis::Connection,
+    users: &mut [User],
+    prefix: bool,
+) -> redis::RedisResult<()> {
     let uni = format!("{B}:uni:username");
     let mut check = redis::cmd("HMGET");
     check.arg(&uni);
@@ -140,20 +177,24 @@ fn hand_insert(con: &mut redis::Connection, users: &mut [User]) -> redis::RedisR
         u.id = id;
         // Indexes in field order, as save.lua's index() does them.
         p.cmd("HSET").arg(&uni).arg(&u.username).arg(id).ignore();
-        p.cmd("ZADD")
-            .arg(&lex_username)
-            .arg(0)
-            .arg(format!("{}\0{id}", u.username))
-            .ignore();
+        if prefix {
+            p.cmd("ZADD")
+                .arg(&lex_username)
+                .arg(0)
+                .arg(format!("{}\0{id}", u.username))
+                .ignore();
+        }
         p.cmd("SADD")
             .arg(format!("{B}:idx:country:{}", u.country))
             .arg(id)
             .ignore();
-        p.cmd("ZADD")
-            .arg(&lex_country)
-            .arg(0)
-            .arg(format!("{}\0{id}", u.country))
-            .ignore();
+        if prefix {
+            p.cmd("ZADD")
+                .arg(&lex_country)
+                .arg(0)
+                .arg(format!("{}\0{id}", u.country))
+                .ignore();
+        }
         p.cmd("SADD")
             .arg(format!("{B}:idx:age:{}", u.age))
             .arg(id)
@@ -251,7 +292,7 @@ fn hand_count(con: &mut redis::Connection, country: &str) -> redis::RedisResult<
 // stdnet-orm
 // ---------------------------------------------------------------------------------
 
-fn orm_insert(db: &mut Db, users: &mut [User]) {
+fn orm_insert<M: Model>(db: &mut Db, users: &mut [M]) {
     for chunk in users.chunks_mut(BATCH) {
         db.save_all(chunk).expect("save_all");
     }
@@ -395,25 +436,33 @@ fn setup() -> Env {
         stats,
     };
 
-    // Both writers must store exactly the same keys and values.
+    // Both writers must store exactly the same keys and values, with and without
+    // prefix lookups.
     let n = 3 * BATCH + 17;
-    env.flushall();
-    orm_insert(&mut env.db, &mut dataset(n));
-    let by_orm = env.snapshot();
-    env.flushall();
-    for chunk in dataset(n).chunks_mut(BATCH) {
-        hand_insert(&mut env.hand, chunk).unwrap();
+    for prefix in [false, true] {
+        env.flushall();
+        if prefix {
+            let mut users: Vec<PrefixUser> = dataset(n).into_iter().map(Into::into).collect();
+            orm_insert(&mut env.db, &mut users);
+        } else {
+            orm_insert(&mut env.db, &mut dataset(n));
+        }
+        let by_orm = env.snapshot();
+        env.flushall();
+        for chunk in dataset(n).chunks_mut(BATCH) {
+            hand_insert(&mut env.hand, chunk, prefix).unwrap();
+        }
+        let by_hand = env.snapshot();
+        assert_eq!(by_orm.len(), by_hand.len(), "different key counts");
+        assert!(
+            by_orm == by_hand,
+            "stdnet-orm and hand-written stored different data (prefix: {prefix})"
+        );
+        eprintln!(
+            "orm bench: both writers stored the same {} keys for {n} objects (prefix: {prefix})",
+            by_orm.len()
+        );
     }
-    let by_hand = env.snapshot();
-    assert_eq!(by_orm.len(), by_hand.len(), "different key counts");
-    assert!(
-        by_orm == by_hand,
-        "stdnet-orm and hand-written stored different data"
-    );
-    eprintln!(
-        "orm bench: both writers stored the same {} keys for {n} objects",
-        by_orm.len()
-    );
     env.flushall();
     env
 }
@@ -427,9 +476,15 @@ fn timed(env: &mut Env, iters: u64, mut routine: impl FnMut(&mut Env, u64)) -> D
     start.elapsed()
 }
 
-fn insert_group(c: &mut Criterion, env: &mut Env) {
+fn insert_group(c: &mut Criterion, env: &mut Env, prefix: bool) {
     let template = dataset(OBJECTS);
-    let mut g = c.benchmark_group("orm/insert_100k");
+    let prefix_template: Vec<PrefixUser> = template.iter().cloned().map(Into::into).collect();
+    let name = if prefix {
+        "insert_100k_prefix"
+    } else {
+        "insert_100k"
+    };
+    let mut g = c.benchmark_group(format!("orm/{name}"));
     g.throughput(Throughput::Elements(OBJECTS as u64))
         .sampling_mode(SamplingMode::Flat)
         .sample_size(10)
@@ -444,22 +499,25 @@ fn insert_group(c: &mut Criterion, env: &mut Env) {
                 for _ in 0..iters {
                     env.flushall();
                     let mut users = template.clone();
+                    let mut prefix_users = prefix_template.clone();
                     let start = Instant::now();
-                    if side == "stdnet-orm" {
-                        orm_insert(&mut env.db, &mut users);
-                    } else {
+                    if side == "hand-written" {
                         for chunk in users.chunks_mut(BATCH) {
-                            hand_insert(&mut env.hand, chunk).unwrap();
+                            hand_insert(&mut env.hand, chunk, prefix).unwrap();
                         }
+                    } else if prefix {
+                        orm_insert(&mut env.db, &mut prefix_users);
+                    } else {
+                        orm_insert(&mut env.db, &mut users);
                     }
                     total += start.elapsed();
-                    black_box(&users);
+                    black_box((&users, &prefix_users));
                 }
                 iterations += iters;
                 total
             })
         });
-        env.print_stats(&format!("insert_100k/{side}"), iterations);
+        env.print_stats(&format!("{name}/{side}"), iterations);
     }
     g.finish();
 }
@@ -564,7 +622,8 @@ fn read_groups(c: &mut Criterion, env: &mut Env) {
 fn main() {
     let mut env = setup();
     let mut c = Criterion::default().configure_from_args();
-    insert_group(&mut c, &mut env);
+    insert_group(&mut c, &mut env, false);
+    insert_group(&mut c, &mut env, true);
     read_groups(&mut c, &mut env);
     c.final_summary();
 }

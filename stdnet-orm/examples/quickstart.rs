@@ -28,7 +28,7 @@ struct Prefs {
 #[model(app = "auth", name = "user")]
 struct User {
     id: u64,
-    #[model(unique)]
+    #[model(unique, prefix)]
     username: String,
     #[model(index)]
     country: String,

@@ -2,7 +2,7 @@
 //!
 //! | Rust type | stored as | index kind |
 //! |---|---|---|
-//! | `String` | the UTF-8 text | equality sets, and a lexicographic sorted set for `startswith` |
+//! | `String` | the UTF-8 text | equality sets; with `prefix`, also a lexicographic sorted set for `startswith` |
 //! | integers, `f32`, `f64` | decimal text (`1.5`, `-3`) | equality sets and a sorted set (score = value) |
 //! | `bool` | `1` / `0` | equality sets |
 //! | `Vec<u8>` | the bytes | equality sets |
@@ -19,7 +19,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 /// What an index on a field can answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldKind {
-    /// Text: equality and prefix (`startswith`) lookups, alphabetical sorting.
+    /// Text: equality lookups (and `startswith` with `prefix`), alphabetical sorting.
     Text,
     /// A number (or date): equality, ranges and numeric ordering.
     Number,

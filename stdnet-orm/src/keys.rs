@@ -11,7 +11,7 @@
 //! | `{B}:id` | sorted set | every id, score = id |
 //! | `{B}:idx:<field>:<value>` | set | ids whose `#[model(index)]` field equals `value` |
 //! | `{B}:num:<field>` | sorted set | ids by the value of an indexed number or date field |
-//! | `{B}:lex:<field>` | sorted set | `<value>\0<id>` for indexed text fields (prefix lookups) |
+//! | `{B}:lex:<field>` | sorted set | `<value>\0<id>` for text fields indexed with `prefix` (prefix lookups) |
 //! | `{B}:uni:<field>` | hash | value -> id for a `#[model(unique)]` field (it answers equality lookups on that field, so a unique field has no per-value sets) |
 //! | `{B}:tmp:<n>` | any | a query's intermediate result; deleted before the query returns |
 

@@ -36,7 +36,8 @@
 //! Each instance is one Redis hash. `#[derive(Model)]` maps a struct with named
 //! fields: the primary key is the `id: u64` field (or the one marked
 //! `#[model(pk)]`; 0 means "not saved yet"), `#[model(index)]` and
-//! `#[model(unique)]` add indexes, `#[model(json)]` stores any serde type as JSON,
+//! `#[model(unique)]` add indexes, `prefix` beside either (`#[model(index, prefix)]`)
+//! lets a text field answer `startswith` too, `#[model(json)]` stores any serde type as JSON,
 //! `#[model(default)]` or `#[model(default = "expr")]` fills a field missing from the
 //! hash, and `#[model(validate = path)]` on the struct names a
 //! `fn(&Self) -> Result<(), Error>` run before every save. Field types: see
@@ -57,6 +58,16 @@
 //! ```compile_fail
 //! #[derive(stdnet_orm::Model)]
 //! struct Doc { id: u64, #[model(json, index)] body: Vec<String> } // "a #[model(json)] field cannot be indexed"
+//! ```
+//!
+//! ```compile_fail
+//! #[derive(stdnet_orm::Model)]
+//! struct Tag { id: u64, #[model(prefix)] name: String } // "`prefix` adds prefix lookups to an index"
+//! ```
+//!
+//! ```compile_fail
+//! #[derive(stdnet_orm::Model)]
+//! struct Crate { id: u64, #[model(index, prefix)] size: u32 } // u32 is not a TextField
 //! ```
 //!
 //! ```compile_fail
@@ -110,7 +121,8 @@ pub use db::{AsyncDb, Db};
 pub use error::{Error, Result};
 pub use field::{Date, Field, FieldKind, NumericField, TextField, Timestamp};
 pub use model::{
-    Column, FieldMeta, Filterable, IndexKind, Indexed, Model, ModelMeta, Plain, Unique,
+    Column, FieldMeta, Filterable, IndexKind, Indexed, Model, ModelMeta, Plain, PrefixFilterable,
+    PrefixIndexed, PrefixUnique, Unique,
 };
 pub use ops::Row;
 pub use query::{Filter, IntoField, Order, Query};

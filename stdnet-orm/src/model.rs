@@ -10,8 +10,8 @@ use crate::field::FieldKind;
 pub enum IndexKind {
     /// Not indexed: stored only in the instance hash.
     None,
-    /// `#[model(index)]`: equality sets, plus a sorted set for numbers and dates and a
-    /// lexicographic sorted set for text.
+    /// `#[model(index)]`: equality sets, plus a sorted set for numbers and dates (and
+    /// a lexicographic sorted set for text declared with `prefix`).
     Index,
     /// `#[model(unique)]`: an index, plus the unique hash (value -> id) that refuses
     /// a second instance with the same value.
@@ -29,6 +29,11 @@ pub struct FieldMeta {
     pub index: IndexKind,
     /// True for `Option<T>` fields, which may have no value.
     pub nullable: bool,
+    /// `#[model(index, prefix)]` or `#[model(unique, prefix)]` on a text field: it
+    /// also has the lexicographic sorted set that `startswith` reads. Opt-in, as that
+    /// set costs an entry per instance (about as much as the hash write itself) that
+    /// only prefix lookups use.
+    pub prefix: bool,
 }
 
 impl FieldMeta {
@@ -44,11 +49,11 @@ impl FieldMeta {
         match (self.index, self.kind) {
             (IndexKind::None, _) => "",
             (IndexKind::Index, FieldKind::Number) => "in",
-            (IndexKind::Index, FieldKind::Text) => "it",
-            (IndexKind::Index, FieldKind::Other) => "i",
+            (IndexKind::Index, FieldKind::Text) if self.prefix => "it",
+            (IndexKind::Index, _) => "i",
             (IndexKind::Unique, FieldKind::Number) => "un",
-            (IndexKind::Unique, FieldKind::Text) => "ut",
-            (IndexKind::Unique, FieldKind::Other) => "u",
+            (IndexKind::Unique, FieldKind::Text) if self.prefix => "ut",
+            (IndexKind::Unique, _) => "u",
         }
     }
 }
@@ -119,11 +124,24 @@ pub struct Indexed;
 /// Marker: a field with `#[model(unique)]`.
 #[derive(Debug, Clone, Copy)]
 pub struct Unique;
+/// Marker: a text field with `#[model(index, prefix)]`.
+#[derive(Debug, Clone, Copy)]
+pub struct PrefixIndexed;
+/// Marker: a text field with `#[model(unique, prefix)]`.
+#[derive(Debug, Clone, Copy)]
+pub struct PrefixUnique;
 
 /// Index markers that allow filtering.
 pub trait Filterable {}
 impl Filterable for Indexed {}
 impl Filterable for Unique {}
+impl Filterable for PrefixIndexed {}
+impl Filterable for PrefixUnique {}
+
+/// Index markers that allow `startswith`: the field has a lexicographic sorted set.
+pub trait PrefixFilterable: Filterable {}
+impl PrefixFilterable for PrefixIndexed {}
+impl PrefixFilterable for PrefixUnique {}
 
 /// The phantom types of a [`Column`] (a function type, so that `Column` is `Copy`,
 /// `Send` and `Sync` whatever `M`, `T` and `I` are).

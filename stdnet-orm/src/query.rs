@@ -42,7 +42,7 @@
 use std::marker::PhantomData;
 
 use crate::field::{Field, NumericField, TextField};
-use crate::model::{Column, Filterable, Model};
+use crate::model::{Column, Filterable, Model, PrefixFilterable};
 
 /// Ascending or descending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -191,8 +191,16 @@ impl<M: Model, T: NumericField, I: Filterable> Column<M, T, I> {
     }
 }
 
-impl<M: Model, T: TextField, I: Filterable> Column<M, T, I> {
-    /// The field starts with `prefix` (byte-wise).
+impl<M: Model, T: TextField, I: PrefixFilterable> Column<M, T, I> {
+    /// The field starts with `prefix` (byte-wise). Only for text fields declared with
+    /// `#[model(index, prefix)]` or `#[model(unique, prefix)]`:
+    ///
+    /// ```compile_fail
+    /// # use stdnet_orm::Model;
+    /// #[derive(Model)]
+    /// struct City { id: u64, #[model(index)] name: String }
+    /// let q = City::objects().filter(City::NAME.startswith("Ro")); // no `prefix`
+    /// ```
     pub fn startswith(self, prefix: &str) -> Filter<M> {
         Filter::new(Cond::Prefix(self.name(), prefix.as_bytes().to_vec()))
     }
@@ -325,7 +333,7 @@ mod tests {
         id: u64,
         #[model(index)]
         size: u32,
-        #[model(index)]
+        #[model(index, prefix)]
         name: String,
     }
 

@@ -38,6 +38,7 @@ struct FieldAttrs {
     pk: bool,
     index: bool,
     unique: bool,
+    prefix: bool,
     json: bool,
     default: Option<Option<Expr>>,
 }
@@ -73,6 +74,8 @@ fn field_attrs(field: &syn::Field) -> syn::Result<FieldAttrs> {
                 attrs.index = true;
             } else if meta.path.is_ident("unique") {
                 attrs.unique = true;
+            } else if meta.path.is_ident("prefix") {
+                attrs.prefix = true;
             } else if meta.path.is_ident("json") {
                 attrs.json = true;
             } else if meta.path.is_ident("default") {
@@ -83,11 +86,18 @@ fn field_attrs(field: &syn::Field) -> syn::Result<FieldAttrs> {
                     None
                 });
             } else {
-                return Err(meta
-                    .error("expected `pk`, `index`, `unique`, `json` or `default [= \"expr\"]`"));
+                return Err(meta.error(
+                    "expected `pk`, `index`, `unique`, `prefix`, `json` or `default [= \"expr\"]`",
+                ));
             }
             Ok(())
         })?;
+    }
+    if attrs.prefix && !(attrs.index || attrs.unique) {
+        return Err(syn::Error::new(
+            field.span(),
+            "`prefix` adds prefix lookups to an index: use #[model(index, prefix)] or #[model(unique, prefix)]",
+        ));
     }
     if attrs.json && (attrs.index || attrs.unique) {
         return Err(syn::Error::new(
@@ -171,6 +181,7 @@ fn model(input: &DeriveInput) -> syn::Result<TokenStream2> {
     let mut scores = Vec::new();
     let mut decoders = Vec::new();
     let mut columns = Vec::new();
+    let mut checks = Vec::new();
     let mut index: usize = 0;
     for (f, a) in parsed.iter() {
         let fident = f.ident.clone().expect("named field");
@@ -199,8 +210,18 @@ fn model(input: &DeriveInput) -> syn::Result<TokenStream2> {
         } else {
             quote_spanned!(ty.span()=> <#ty as ::stdnet_orm::Field>::KIND)
         };
+        let prefix = a.prefix;
+        if prefix {
+            // Only text has a lexicographic order to look prefixes up in.
+            checks.push(quote_spanned! {ty.span()=>
+                const _: () = {
+                    fn prefix_needs_a_text_field<T: ::stdnet_orm::TextField>() {}
+                    let _ = prefix_needs_a_text_field::<#ty>;
+                };
+            });
+        }
         metas.push(quote! {
-            ::stdnet_orm::FieldMeta { name: #fname, kind: #kind, index: #index_kind, nullable: #nullable }
+            ::stdnet_orm::FieldMeta { name: #fname, kind: #kind, index: #index_kind, nullable: #nullable, prefix: #prefix }
         });
         if a.json {
             values
@@ -237,8 +258,12 @@ fn model(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 })?
             }
         });
-        let marker = if a.unique {
+        let marker = if a.unique && a.prefix {
+            quote!(::stdnet_orm::PrefixUnique)
+        } else if a.unique {
             quote!(::stdnet_orm::Unique)
+        } else if a.index && a.prefix {
+            quote!(::stdnet_orm::PrefixIndexed)
         } else if a.index {
             quote!(::stdnet_orm::Indexed)
         } else {
@@ -262,6 +287,7 @@ fn model(input: &DeriveInput) -> syn::Result<TokenStream2> {
     let objects_doc = format!("The query of every `{ident}`.");
     Ok(quote! {
         #pk_check
+        #(#checks)*
 
         impl ::stdnet_orm::Model for #ident {
             const META: ::stdnet_orm::ModelMeta = ::stdnet_orm::ModelMeta {

@@ -26,7 +26,7 @@ pub enum Role {
 #[model(app = "auth", name = "user", validate = check_user)]
 pub struct User {
     pub id: u64,
-    #[model(unique)]
+    #[model(unique, prefix)]
     pub username: String,
     #[model(index)]
     pub country: String,
@@ -137,7 +137,7 @@ pub fn index_problems<M: Model>(con: &mut Connection, namespace: &str) -> Vec<St
                             .insert(id, score);
                     }
                 }
-                stdnet_orm::FieldKind::Text => {
+                stdnet_orm::FieldKind::Text if f.prefix => {
                     let mut member = value.clone();
                     member.push(0);
                     member.extend_from_slice(id.to_string().as_bytes());
@@ -146,7 +146,7 @@ pub fn index_problems<M: Model>(con: &mut Connection, namespace: &str) -> Vec<St
                         .or_default()
                         .insert(member);
                 }
-                stdnet_orm::FieldKind::Other => {}
+                _ => {}
             }
         }
     }
@@ -185,6 +185,7 @@ pub fn index_problems<M: Model>(con: &mut Connection, namespace: &str) -> Vec<St
                 ));
             }
         }
+        // A text field without `prefix` must have no lexicographic set at all.
         if f.kind == stdnet_orm::FieldKind::Text {
             let actual: BTreeSet<Vec<u8>> = con
                 .query(cmd("ZRANGE").arg(keys.lex(f.name)).arg(0).arg(-1))
