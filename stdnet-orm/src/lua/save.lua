@@ -27,21 +27,17 @@
 
 local count = tonumber(ARGV[argp]); argp = argp + 1
 
--- What each field's flags ask for, decoded once; `numord`/`setord` number the `n`
--- and `i` fields of the header, which is where their slots are in each instance.
-local is_unique, is_set, is_num, is_lex = {}, {}, {}, {}
-local numord, setord = {}, {}
+-- What each field's flags ask for, decoded once. Each instance has one score slot per
+-- `n` field and one set slot per `i` field of the header, in header order.
+local is_unique, is_num, is_lex = {}, {}, {}
 local nnum, nset = 0, 0
-local indexed_fields = {}
 for i = 1, nfields do
   local f = flags[i]
   is_unique[i] = has(f, 'u')
-  is_set[i] = has(f, 'i')
   is_num[i] = has(f, 'n')
   is_lex[i] = has(f, 't')
-  if is_num[i] then nnum = nnum + 1; numord[i] = nnum end
-  if is_set[i] then nset = nset + 1; setord[i] = nset end
-  if f ~= '' then indexed_fields[#indexed_fields + 1] = i end
+  if is_num[i] then nnum = nnum + 1 end
+  if has(f, 'i') then nset = nset + 1 end
 end
 
 -- Per instance: its id, the ARGV positions of its parts, and its mask.
@@ -141,20 +137,30 @@ if fresh > 0 then
 end
 
 -- 3. Write each hash, moving old index entries out; collect the new entries so that
--- each index key gets one command for the whole batch. Every list keeps its length
--- beside it: `#t` on a growing table is a binary search, and this loop runs per field
--- per instance.
--- Per indexed field, the lists it adds to (false if none) and their lengths.
-local uni_of, num_of, lex_of = {}, {}, {}
-local uni_len, num_len, lex_len = {}, {}, {}
-for _, i in ipairs(indexed_fields) do
-  uni_of[i] = is_unique[i] and {}; uni_len[i] = 0
-  num_of[i] = is_num[i] and {}; num_len[i] = 0
-  lex_of[i] = is_lex[i] and {}; lex_len[i] = 0
+-- each index key gets one command for the whole batch. This loop runs per instance, so
+-- it does only what each kind of index needs: the fields come grouped by kind, set and
+-- score slots are read without looking at the value, and every list keeps its length
+-- beside it (`#t` on a growing table is a binary search).
+local function fields_with(flag)
+  local list = {}
+  for i = 1, nfields do
+    if flag[i] then list[#list + 1] = i end
+  end
+  return list
 end
+local uni_fields, num_fields, lex_fields = fields_with(is_unique), fields_with(is_num), fields_with(is_lex)
+local nuni, nlex = #uni_fields, #lex_fields
+-- One list per unique, number and text field (in the order above), and its length.
+local function lists(n)
+  local t, lens = {}, {}
+  for k = 1, n do t[k] = {}; lens[k] = 0 end
+  return t, lens
+end
+local uni_lists, uni_lens = lists(nuni)
+local num_lists, num_lens = lists(nnum)
+local lex_lists, lex_lens = lists(nlex)
 local sets, set_lens = {}, {}
 local all_ids, nids = {}, 0
-local nindexed = #indexed_fields
 for o = 1, count do
   local id = ids[o]
   local key
@@ -181,45 +187,49 @@ for o = 1, count do
     -- An instance with no stored field still exists: keep an empty marker field.
     redis.call('HSET', key, '__pk', id)
   end
+  -- Scores first, then set positions ('0' for no value), one slot per field.
   local sc = scores_at[o]
-  for k = 1, nindexed do
-    local i = indexed_fields[k]
+  for k = 1, nnum do
+    local score = ARGV[sc + k - 1]
+    if score ~= '' then
+      local t, m = num_lists[k], num_lens[k]
+      t[m + 1] = score; t[m + 2] = id
+      num_lens[k] = m + 2
+    end
+  end
+  local sp = sc + nnum - 1
+  for k = 1, nset do
+    local kp = ARGV[sp + k]
+    if kp ~= '0' then
+      local members = sets[kp]
+      if members then
+        local m = set_lens[kp] + 1
+        members[m] = id
+        set_lens[kp] = m
+      else
+        sets[kp] = { id }
+        set_lens[kp] = 1
+      end
+    end
+  end
+  for k = 1, nuni do
+    local i = uni_fields[k]
     local v
     if mask == '' then v = ARGV[at + 2 * i - 1] else v = value_of(o, i) end
     if v then
-      if is_set[i] then
-        local kp = ARGV[sc + nnum + setord[i] - 1]
-        local members = sets[kp]
-        if members then
-          local m = set_lens[kp] + 1
-          members[m] = id
-          set_lens[kp] = m
-        else
-          sets[kp] = { id }
-          set_lens[kp] = 1
-        end
-      end
-      local t = uni_of[i]
-      if t then
-        local m = uni_len[i]
-        t[m + 1] = v; t[m + 2] = id
-        uni_len[i] = m + 2
-      end
-      t = num_of[i]
-      if t then
-        local score = ARGV[sc + numord[i] - 1]
-        if score ~= '' then
-          local m = num_len[i]
-          t[m + 1] = score; t[m + 2] = id
-          num_len[i] = m + 2
-        end
-      end
-      t = lex_of[i]
-      if t then
-        local m = lex_len[i]
-        t[m + 1] = '0'; t[m + 2] = v .. '\0' .. id
-        lex_len[i] = m + 2
-      end
+      local t, m = uni_lists[k], uni_lens[k]
+      t[m + 1] = v; t[m + 2] = id
+      uni_lens[k] = m + 2
+    end
+  end
+  for k = 1, nlex do
+    local i = lex_fields[k]
+    local v
+    if mask == '' then v = ARGV[at + 2 * i - 1] else v = value_of(o, i) end
+    if v then
+      local t, m = lex_lists[k], lex_lens[k]
+      t[m + 1] = '0'; t[m + 2] = v .. '\0' .. id
+      lex_lens[k] = m + 2
     end
   end
   all_ids[nids + 1] = id
@@ -227,10 +237,8 @@ for o = 1, count do
   nids = nids + 2
 end
 for kp, members in pairs(sets) do chunked('SADD', KEYS[tonumber(kp)], members) end
-for _, i in ipairs(indexed_fields) do
-  if uni_of[i] then chunked('HSET', uni_key(i), uni_of[i]) end
-  if num_of[i] then chunked('ZADD', num_key(i), num_of[i]) end
-  if lex_of[i] then chunked('ZADD', lex_key(i), lex_of[i]) end
-end
+for k = 1, nuni do chunked('HSET', uni_key(uni_fields[k]), uni_lists[k]) end
+for k = 1, nnum do chunked('ZADD', num_key(num_fields[k]), num_lists[k]) end
+for k = 1, nlex do chunked('ZADD', lex_key(lex_fields[k]), lex_lists[k]) end
 chunked('ZADD', ids_zset, all_ids)
 return { 'ok', first }
