@@ -85,12 +85,14 @@ end
 -- field for the whole batch.
 for i = 1, nfields do
   if is_unique[i] then
-    local values, of = {}, {}
+    local values, of, nv = {}, {}, 0
     for o = 1, count do
-      local v = value_of(o, i)
+      local v
+      if masks[o] == '' then v = ARGV[pairs_at[o] + 2 * i - 1] else v = value_of(o, i) end
       if v then
-        values[#values + 1] = v
-        of[#of + 1] = o
+        nv = nv + 1
+        values[nv] = v
+        of[nv] = o
       end
     end
     local seen = {}
