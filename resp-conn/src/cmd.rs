@@ -280,6 +280,11 @@ impl Pipeline {
         }
     }
 
+    /// Whether any command's reply is left out of the result.
+    pub(crate) fn has_ignored(&self) -> bool {
+        self.commands.iter().any(|e| e.ignored)
+    }
+
     /// Whether the reply of command `i` is left out of the result.
     pub(crate) fn is_ignored(&self, i: usize) -> bool {
         self.commands.get(i).is_some_and(|e| e.ignored)

@@ -39,6 +39,9 @@ pub(crate) fn assemble(pipeline: &Pipeline, mut replies: Vec<Value>) -> Result<V
 /// The replies of the commands that are not ignored, as one array; an ignored reply
 /// that is an error fails the whole result.
 fn keep(pipeline: &Pipeline, replies: Vec<Value>) -> Result<Value> {
+    if !pipeline.has_ignored() {
+        return Ok(GenericFrame::Array(replies));
+    }
     let mut kept = Vec::with_capacity(replies.len());
     for (i, reply) in replies.into_iter().enumerate() {
         if pipeline.is_ignored(i) {

@@ -17,6 +17,18 @@ use resp_parser::{Decoder, GenericFrame, ParseError};
 
 use crate::reply::Value;
 
+/// Why [`Replies::skip`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Skip {
+    /// It dropped as many replies as it was asked to.
+    Done,
+    /// The buffer ends inside a reply (or is empty): read more.
+    Incomplete,
+    /// The next reply needs [`Replies::next`]: something is pending, the caller wants
+    /// this one, or it is malformed.
+    UseNext,
+}
+
 /// Decodes replies from a read buffer (see the [module docs](self)).
 #[derive(Debug, Default)]
 pub(crate) struct Replies {
@@ -49,6 +61,43 @@ impl Replies {
     /// is known (a large bulk string): the caller can make room for it at once.
     pub(crate) fn bytes_needed(&self) -> Option<usize> {
         self.decoder.bytes_needed()
+    }
+
+    /// Drops up to `n` whole replies from the front of `buf` without building values,
+    /// for a caller that wants none of them: each is parsed (so malformed bytes are
+    /// still caught, by [`next`](Self::next)) but nothing is allocated or
+    /// reference-counted for it. The `k`-th reply is dropped only if
+    /// `skippable(k, reply)`. Skips nothing while anything is pending (a reply decoded
+    /// but not taken, or one half-decoded): [`next`](Self::next) goes first.
+    ///
+    /// Returns how many replies it dropped and why it stopped.
+    pub(crate) fn skip(
+        &mut self,
+        buf: &mut BytesMut,
+        n: usize,
+        mut skippable: impl FnMut(usize, &GenericFrame<&[u8]>) -> bool,
+    ) -> (usize, Skip) {
+        if !self.ready.is_empty() || self.decoder.in_progress() {
+            return (0, Skip::UseNext);
+        }
+        let limits = self.decoder.limits();
+        let (mut used, mut skipped) = (0, 0);
+        let why = loop {
+            if skipped == n {
+                break Skip::Done;
+            }
+            match resp_parser::parse_with(&buf[used..], limits) {
+                Ok(Some((frame, len))) if skippable(skipped, &frame) => {
+                    used += len;
+                    skipped += 1;
+                }
+                Ok(None) => break Skip::Incomplete,
+                // A reply the caller wants, or bad bytes: `next` reports those.
+                _ => break Skip::UseNext,
+            }
+        };
+        bytes::Buf::advance(buf, used);
+        (skipped, why)
     }
 
     /// Forgets everything: for a new connection.

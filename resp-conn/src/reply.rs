@@ -59,6 +59,11 @@ pub trait FromFrame: Sized {
         }
     }
 
+    /// True for types that keep nothing of a reply (`()`): a pipeline read into one
+    /// is parsed without building reply values.
+    #[doc(hidden)]
+    const DISCARDS_REPLY: bool = false;
+
     /// Lets `Vec<u8>` read a string reply as bytes rather than as a list of numbers.
     #[doc(hidden)]
     fn vec_from_bytes(_bytes: Bytes) -> Option<Vec<Self>> {
@@ -124,6 +129,7 @@ impl FromFrame for () {
     fn from_frame(frame: Value) -> Result<Self> {
         plain(frame).map(drop)
     }
+    const DISCARDS_REPLY: bool = true;
 }
 
 impl FromFrame for bool {

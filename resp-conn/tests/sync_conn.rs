@@ -183,6 +183,69 @@ fn pipelines_keep_order_and_errors_in_place() {
 }
 
 #[test]
+fn a_pipeline_read_into_unit_keeps_errors_pushes_and_the_connection_in_step() {
+    // `query_pipeline::<()>` parses the replies without building them. It must still
+    // fail on an ignored command's error, read past it, take large replies through
+    // the resumable decoder, and set RESP3 pushes aside.
+    let server = RedisServer::start();
+    for info in [
+        ConnectionInfo::tcp("127.0.0.1", server.port()),
+        resp3(&server),
+    ] {
+        let mut con = Connection::open(&info).unwrap();
+        con.query::<()>(&cmd("FLUSHALL")).unwrap();
+        let mut pipe = Pipeline::new();
+        pipe.cmd("SET").arg("s").arg("text");
+        pipe.cmd("INCR").arg("s").ignore();
+        pipe.cmd("SET").arg("after").arg(1);
+        let err = con.query_pipeline::<()>(&pipe).unwrap_err();
+        assert!(
+            matches!(&err, Error::Server(e) if e.kind == ServerErrorKind::Err),
+            "{err:?}"
+        );
+        assert_eq!(con.query::<i64>(cmd("GET").arg("after")).unwrap(), 1);
+
+        // An error of a command whose reply is not ignored is not the caller's
+        // concern here: `()` asked for none of them.
+        let mut pipe = Pipeline::new();
+        pipe.cmd("INCR").arg("s");
+        pipe.cmd("INCR").arg("n");
+        con.query_pipeline::<()>(&pipe).unwrap();
+        assert_eq!(con.query::<i64>(cmd("GET").arg("n")).unwrap(), 1);
+
+        // Replies of 1 MiB, larger than a read and than what is parsed again after
+        // each read.
+        let big = vec![b'x'; 1 << 20];
+        con.query::<()>(cmd("SET").arg("big").arg(&big[..]))
+            .unwrap();
+        let mut pipe = Pipeline::new();
+        for _ in 0..3 {
+            pipe.cmd("GET").arg("big");
+            pipe.cmd("INCR").arg("n");
+        }
+        con.query_pipeline::<()>(&pipe).unwrap();
+        assert_eq!(con.query::<i64>(cmd("GET").arg("n")).unwrap(), 4);
+    }
+
+    // A push in the middle of the replies: this client's own SET invalidates the key
+    // it read, and the server sends the invalidation right away.
+    let mut con = Connection::open(resp3(&server)).unwrap();
+    con.query::<()>(cmd("CLIENT").arg("TRACKING").arg("on"))
+        .unwrap();
+    let mut pipe = Pipeline::new();
+    pipe.cmd("GET").arg("tracked");
+    pipe.cmd("SET").arg("tracked").arg(1);
+    pipe.cmd("INCR").arg("tracked");
+    con.query_pipeline::<()>(&pipe).unwrap();
+    assert_eq!(con.query::<i64>(cmd("GET").arg("tracked")).unwrap(), 2);
+    let pushes = con.take_pushes();
+    assert!(
+        pushes.iter().any(|p| matches!(p, GenericFrame::Push(items) if items.first().and_then(|f| f.as_bytes()) == Some(&b"invalidate"[..]))),
+        "{pushes:?}"
+    );
+}
+
+#[test]
 fn transactions_are_atomic_and_watch_retries() {
     let server = RedisServer::start();
     let mut con = Connection::open(server.url()).unwrap();
