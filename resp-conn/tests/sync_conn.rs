@@ -14,13 +14,18 @@ fn resp3(server: &RedisServer) -> ConnectionInfo {
     ConnectionInfo::tcp("127.0.0.1", server.port()).with_protocol(Protocol::Resp3)
 }
 
+/// The server in RESP2, then in RESP3.
+fn both_protocols(server: &RedisServer) -> [ConnectionInfo; 2] {
+    [
+        ConnectionInfo::tcp("127.0.0.1", server.port()),
+        resp3(server),
+    ]
+}
+
 #[test]
 fn set_get_and_typed_replies_in_both_protocols() {
     let server = RedisServer::start();
-    for info in [
-        ConnectionInfo::tcp("127.0.0.1", server.port()),
-        resp3(&server),
-    ] {
+    for info in both_protocols(&server) {
         let mut con = Connection::open(&info).unwrap();
         con.query::<()>(cmd("DEL").arg("k").arg("h").arg("z"))
             .unwrap();
@@ -188,10 +193,7 @@ fn a_pipeline_read_into_unit_keeps_errors_pushes_and_the_connection_in_step() {
     // fail on an ignored command's error, read past it, take large replies through
     // the resumable decoder, and set RESP3 pushes aside.
     let server = RedisServer::start();
-    for info in [
-        ConnectionInfo::tcp("127.0.0.1", server.port()),
-        resp3(&server),
-    ] {
+    for info in both_protocols(&server) {
         let mut con = Connection::open(&info).unwrap();
         con.query::<()>(&cmd("FLUSHALL")).unwrap();
         let mut pipe = Pipeline::new();
@@ -314,10 +316,7 @@ fn scripts_load_on_noscript_also_in_pipelines() {
 #[test]
 fn pubsub_in_resp2_and_resp3() {
     let server = RedisServer::start();
-    for info in [
-        ConnectionInfo::tcp("127.0.0.1", server.port()),
-        resp3(&server),
-    ] {
+    for info in both_protocols(&server) {
         let mut sub = PubSub::open(&info).unwrap();
         sub.subscribe(["news"]).unwrap();
         sub.psubscribe(["alerts.*"]).unwrap();
