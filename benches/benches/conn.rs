@@ -170,6 +170,9 @@ impl Workload {
 enum Client {
     RespConn,
     RedisRs,
+    /// The multiplexed workloads with a client that does nothing per request: see
+    /// [`mux_floor`]. Not a client anyone can use; the least the workload's shape costs.
+    Floor,
 }
 
 impl Client {
@@ -177,6 +180,7 @@ impl Client {
         match self {
             Client::RespConn => "resp-conn",
             Client::RedisRs => "redis-rs",
+            Client::Floor => "floor",
         }
     }
 }
@@ -187,6 +191,8 @@ struct Clients {
     theirs: redis::Connection,
     aours: resp_conn::aio::MultiplexedConnection,
     atheirs: redis::aio::MultiplexedConnection,
+    /// A bare socket for [`mux_floor`].
+    floor: std::sync::Arc<tokio::sync::Mutex<tokio::net::TcpStream>>,
     rt: tokio::runtime::Runtime,
     _server: RedisServer,
 }
@@ -226,6 +232,12 @@ fn setup() -> Clients {
         .block_on(client.get_multiplexed_async_connection_with_config(&config))
         .expect("redis-rs async connect");
 
+    let floor = rt
+        .block_on(tokio::net::TcpStream::connect(("127.0.0.1", server.port())))
+        .expect("floor connect");
+    floor.set_nodelay(true).expect("TCP_NODELAY");
+    let floor = std::sync::Arc::new(tokio::sync::Mutex::new(floor));
+
     // A sanity check that both see the same data.
     let a: Vec<u8> = ours.query(resp_conn::cmd("GET").arg(KEY_1M)).unwrap();
     let b: Vec<u8> = redis::cmd("GET").arg(KEY_1M).query(&mut theirs).unwrap();
@@ -242,6 +254,7 @@ fn setup() -> Clients {
         theirs,
         aours,
         atheirs,
+        floor,
         rt,
         _server: server,
     }
@@ -255,6 +268,7 @@ impl Clients {
         match (w, client) {
             (Workload::PingAsync | Workload::Mux64TasksGet | Workload::Mux64FuturesGet, _) => {
                 let (ours, theirs) = (self.aours.clone(), self.atheirs.clone());
+                let floor = self.floor.clone();
                 // The loop runs as a task on the runtime's workers, as a service's
                 // request handlers do, not on the thread that calls `block_on`: from
                 // there every wake-up of the connection's driver and back would cross
@@ -272,6 +286,10 @@ impl Clients {
                             (Workload::Mux64FuturesGet, Client::RedisRs) => {
                                 mux_futures_theirs(&theirs).await
                             }
+                            (Workload::Mux64FuturesGet, Client::Floor) => {
+                                mux_floor(&mut *floor.lock().await, false).await
+                            }
+                            (_, Client::Floor) => mux_floor(&mut *floor.lock().await, true).await,
                             (_, Client::RespConn) => mux_ours(&ours).await,
                             (_, Client::RedisRs) => mux_theirs(&theirs).await,
                         }
@@ -284,6 +302,7 @@ impl Clients {
                     sync_ours(w, &mut self.ours);
                 }
             }
+            (_, Client::Floor) => unreachable!("the floor is for multiplexed workloads"),
             (_, Client::RedisRs) => {
                 for _ in 0..iters {
                     sync_theirs(w, &mut self.theirs);
@@ -415,6 +434,59 @@ async fn mux_theirs(con: &redis::aio::MultiplexedConnection) {
     }
 }
 
+/// The 64 GETs of `conn/mux_64_*` with a client that does no work per request: the
+/// callers (64 spawned tasks if `tasks`, else 64 joined futures, as in the two
+/// workloads) each wait on a oneshot; one write sends a prebuilt buffer of 64 GETs,
+/// the replies are only counted, and each oneshot is then completed. What remains is
+/// the workload's own shape (spawn and join, or `join_all`; a oneshot and a wake-up
+/// per caller) plus one write and the reads: the least that any client giving each
+/// caller its own future can cost here, to put beside `redis-benchmark -P 64`.
+async fn mux_floor(stream: &mut tokio::net::TcpStream, tasks: bool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::sync::oneshot;
+    thread_local! {
+        static GETS: Vec<u8> = {
+            let mut one = Vec::new();
+            resp_conn::cmd("GET").arg(KEY_16B).write_to(&mut one);
+            one.repeat(MUX_TASKS)
+        };
+    }
+    let (senders, receivers): (Vec<_>, Vec<_>) =
+        (0..MUX_TASKS).map(|_| oneshot::channel::<()>()).unzip();
+    let driver = async {
+        let gets = GETS.with(Clone::clone);
+        stream.write_all(&gets).await.unwrap();
+        let mut buf = Vec::with_capacity(4096);
+        let (mut replies, mut used) = (0, 0);
+        while replies < MUX_TASKS {
+            let mut chunk = [0u8; 4096];
+            let n = stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "server closed");
+            buf.extend_from_slice(&chunk[..n]);
+            while let Some((_, len)) = resp_parser::parse(&buf[used..]).unwrap() {
+                used += len;
+                replies += 1;
+            }
+        }
+        for tx in senders {
+            let _ = tx.send(());
+        }
+    };
+    if tasks {
+        let handles: Vec<_> = receivers
+            .into_iter()
+            .map(|rx| tokio::spawn(async move { rx.await.unwrap() }))
+            .collect();
+        driver.await;
+        for h in handles {
+            h.await.unwrap();
+        }
+    } else {
+        let ((), done) = tokio::join!(driver, futures::future::join_all(receivers));
+        black_box(done);
+    }
+}
+
 /// 64 GETs in flight at once from one task: the multiplexer's own cost, without a
 /// task spawn and a join handle per request (what `redis-benchmark -P 64` compares to).
 async fn mux_futures_ours(con: &resp_conn::aio::MultiplexedConnection) {
@@ -458,7 +530,13 @@ fn criterion_benches(c: &mut Criterion, clients: &mut Clients) {
             })
             .warm_up_time(Duration::from_millis(700))
             .measurement_time(Duration::from_secs(secs));
-        for client in [Client::RespConn, Client::RedisRs] {
+        let floor = matches!(w, Workload::Mux64TasksGet | Workload::Mux64FuturesGet);
+        let sides: &[Client] = if floor {
+            &[Client::RespConn, Client::RedisRs, Client::Floor]
+        } else {
+            &[Client::RespConn, Client::RedisRs]
+        };
+        for &client in sides {
             g.bench_function(client.id(), |b| {
                 b.iter_custom(|iters| clients.run(w, client, iters))
             });

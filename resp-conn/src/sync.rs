@@ -232,6 +232,10 @@ impl Connection {
     /// replies of [`ignore`](Pipeline::ignore)d commands left out). An atomic
     /// pipeline's result is `EXEC`'s reply, null if a `WATCH`ed key changed.
     ///
+    /// Read into `()`, a non-atomic pipeline's replies are parsed (and an ignored
+    /// command's error still fails the call, once every reply has been read) but no
+    /// reply value is built: the cheapest way to run bulk writes.
+    ///
     /// ```no_run
     /// # let mut con = resp_conn::Connection::open("redis://127.0.0.1")?;
     /// let mut pipe = resp_conn::Pipeline::new();
