@@ -289,6 +289,70 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        /// Skipping some replies and taking the others, as a pipeline read into `()`
+        /// does, with the stream arriving in pieces of any sizes: every taken reply is
+        /// the one-shot reply at its place, the count of both adds up to all of them,
+        /// and nothing is left over.
+        #[test]
+        fn skipped_and_taken_replies_stay_in_step(
+            picks in proptest::collection::vec(proptest::prelude::any::<proptest::sample::Index>(), 1..30),
+            sizes in proptest::collection::vec(1usize..400, 1..6),
+            take in proptest::collection::vec(proptest::prelude::any::<bool>(), 30),
+        ) {
+            thread_local!(static SEEDS: Vec<Vec<u8>> = seed_replies());
+            let mut stream = Vec::new();
+            SEEDS.with(|seeds| {
+                for pick in &picks {
+                    let seed: &Vec<u8> = pick.get(seeds);
+                    stream.extend_from_slice(seed);
+                }
+            });
+            let expected = one_shot(&Bytes::from(stream.clone())).expect("seeds are whole replies");
+            let total = expected.len();
+
+            let mut replies = Replies::default();
+            let mut buf = BytesMut::new();
+            let (mut at, mut piece) = (0, 0);
+            let mut feed = |buf: &mut BytesMut| -> bool {
+                if at == stream.len() {
+                    return false;
+                }
+                let n = sizes[piece % sizes.len()].min(stream.len() - at);
+                piece += 1;
+                buf.extend_from_slice(&stream[at..at + n]);
+                at += n;
+                true
+            };
+            let (mut i, mut skipped, mut taken) = (0, 0, 0);
+            while i < total {
+                let (n, why) = replies.skip(&mut buf, total - i, |k, _| !take[(i + k) % take.len()]);
+                i += n;
+                skipped += n;
+                match why {
+                    Skip::Done => break,
+                    Skip::Incomplete => {
+                        proptest::prop_assert!(feed(&mut buf), "incomplete at the end of the stream");
+                    }
+                    Skip::UseNext => match replies.next(&mut buf).unwrap() {
+                        Some(v) => {
+                            proptest::prop_assert_eq!(&v, &expected[i], "reply {}", i);
+                            i += 1;
+                            taken += 1;
+                        }
+                        None => {
+                            proptest::prop_assert!(feed(&mut buf), "no reply at the end of the stream");
+                        }
+                    },
+                }
+            }
+            proptest::prop_assert_eq!(skipped + taken, total);
+            proptest::prop_assert!(at == stream.len() && buf.is_empty(), "{} bytes left over", stream.len() - at + buf.len());
+        }
+    }
+
     #[test]
     fn replies_before_a_malformed_one_come_out_before_its_error() {
         let mut replies = Replies::default();
