@@ -1,9 +1,11 @@
 //! Turning a pipeline's raw replies into its result, shared by both fronts.
 
+use bytes::BytesMut;
 use resp_parser::GenericFrame;
 
 use crate::cmd::Pipeline;
 use crate::error::{Error, Result, ServerError};
+use crate::replies::{Replies, Skip};
 use crate::reply::Value;
 use crate::sync::check_error;
 
@@ -85,4 +87,98 @@ pub(crate) fn assemble_after_script_loads(
         check_error(load)?;
     }
     assemble(pipeline, replies)
+}
+
+/// How long an incomplete reply may grow while [`Discard`] parses it again from its
+/// start after every read; beyond, the resumable decoder takes it.
+const DISCARD_REPARSE: usize = 64 * 1024;
+
+/// Reading the replies of a non-atomic pipeline that a caller wants nothing of (read
+/// into `()`), with the same outcome as assembling them: an error reply of an
+/// ignored command fails it, once every reply has been read; other errors do not.
+///
+/// Whole replies in the read buffer are only parsed, never built into values (no
+/// `Bytes` handle, no [`Value`], no `Vec` of them). A push, an attributed reply, an
+/// ignored command's error, or a reply still incomplete after [`DISCARD_REPARSE`]
+/// bytes takes the ordinary way: the connection reads it as a value and hands it to
+/// [`took`](Self::took). Both fronts drive it the same way:
+///
+/// ```text
+/// loop {
+///     match discard.step(&mut replies, &mut rbuf) {
+///         DiscardStep::Done => break,
+///         DiscardStep::Fill => read more into rbuf,
+///         DiscardStep::ReadOne => discard.took(read the next non-push reply),
+///     }
+/// }
+/// discard.finish()
+/// ```
+pub(crate) struct Discard<'p> {
+    pipeline: &'p Pipeline,
+    /// Replies accounted for so far.
+    done: usize,
+    first_error: Option<Error>,
+}
+
+/// What the connection does next for a [`Discard`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DiscardStep {
+    /// Every reply is accounted for: call [`Discard::finish`].
+    Done,
+    /// Read more bytes into the buffer.
+    Fill,
+    /// Read the next reply as a value (pushes set aside) and pass it to
+    /// [`Discard::took`].
+    ReadOne,
+}
+
+impl<'p> Discard<'p> {
+    pub(crate) fn new(pipeline: &'p Pipeline) -> Self {
+        debug_assert!(!pipeline.is_atomic(), "EXEC's reply needs assembling");
+        Discard {
+            pipeline,
+            done: 0,
+            first_error: None,
+        }
+    }
+
+    /// Skips what it can of the buffer and says what the connection does next.
+    pub(crate) fn step(&mut self, replies: &mut Replies, buf: &mut BytesMut) -> DiscardStep {
+        let total = self.pipeline.reply_count();
+        if self.done == total {
+            return DiscardStep::Done;
+        }
+        let (pipeline, done) = (self.pipeline, self.done);
+        let (skipped, why) = replies.skip(buf, total - done, |k, reply| match reply {
+            // Pushes go aside and attributes may wrap an error: the ordinary way.
+            GenericFrame::Push(_) | GenericFrame::Attributed(_) => false,
+            GenericFrame::SimpleError(_) | GenericFrame::BulkError(_) => {
+                !pipeline.is_ignored(done + k)
+            }
+            _ => true,
+        });
+        self.done += skipped;
+        match why {
+            Skip::Done => DiscardStep::Done,
+            // Parsing an incomplete reply again after each read is cheap while it is
+            // small; a large one goes to the resumable decoder.
+            Skip::Incomplete if buf.len() < DISCARD_REPARSE => DiscardStep::Fill,
+            Skip::Incomplete | Skip::UseNext => DiscardStep::ReadOne,
+        }
+    }
+
+    /// Accounts for a reply read the ordinary way (not a push).
+    pub(crate) fn took(&mut self, reply: Value) {
+        if self.pipeline.is_ignored(self.done)
+            && let Err(e) = check_error(reply)
+        {
+            self.first_error.get_or_insert(e);
+        }
+        self.done += 1;
+    }
+
+    /// The outcome, once [`step`](Self::step) said [`DiscardStep::Done`].
+    pub(crate) fn finish(self) -> Result<()> {
+        self.first_error.map_or(Ok(()), Err)
+    }
 }

@@ -25,7 +25,8 @@ use crate::cmd::{Cmd, Pipeline, cmd};
 use crate::error::{Error, Result, ServerError};
 use crate::handshake;
 use crate::info::{Addr, ConnectionInfo, IntoConnectionInfo};
-use crate::replies::{Replies, Skip};
+use crate::pipeline::{Discard, DiscardStep};
+use crate::replies::Replies;
 use crate::reply::{FromFrame, Value};
 
 /// Smallest and largest single read; the size doubles while reads fill it.
@@ -33,9 +34,6 @@ const MIN_READ: usize = 16 * 1024;
 const MAX_READ: usize = 4 * 1024 * 1024;
 /// Reads up to this size go through the connection's scratch buffer.
 const SCRATCH: usize = 64 * 1024;
-/// How long an incomplete reply may grow while [`Connection::discard_replies`] parses
-/// it again from its start after every read; beyond, the resumable decoder takes it.
-const DISCARD_REPARSE: usize = 64 * 1024;
 
 /// How many times [`Connection::transaction`] retries by default.
 pub const DEFAULT_TRANSACTION_ATTEMPTS: usize = 32;
@@ -290,48 +288,20 @@ impl Connection {
         Ok(())
     }
 
-    /// Reads the replies of a non-atomic `pipeline` and drops them, with what
-    /// [`request_pipeline`](Self::request_pipeline) then `()` would return: an error
-    /// reply of an ignored command fails it (after every reply has been read), others
-    /// do not. Whole replies in the read buffer are only parsed, never built into
-    /// values; a push, an attributed reply, an ignored command's error, or a reply
-    /// still incomplete after [`DISCARD_REPARSE`] bytes take the ordinary way.
+    /// Reads the replies of a non-atomic `pipeline` and drops them (see
+    /// [`Discard`]).
     fn discard_replies(&mut self, pipeline: &Pipeline) -> Result<()> {
-        let total = pipeline.reply_count();
-        let mut first_error = None;
-        let mut i = 0;
-        while i < total {
-            let (skipped, why) = self.replies.skip(&mut self.rbuf, total - i, |k, reply| {
-                // Pushes go aside and attributes may wrap an error: `read_reply` takes
-                // those; an ignored command's error fails the call.
-                match reply {
-                    GenericFrame::Push(_) | GenericFrame::Attributed(_) => false,
-                    GenericFrame::SimpleError(_) | GenericFrame::BulkError(_) => {
-                        !pipeline.is_ignored(i + k)
-                    }
-                    _ => true,
+        let mut discard = Discard::new(pipeline);
+        loop {
+            match discard.step(&mut self.replies, &mut self.rbuf) {
+                DiscardStep::Done => return discard.finish(),
+                DiscardStep::Fill => self.fill()?,
+                DiscardStep::ReadOne => {
+                    let reply = self.read_reply()?;
+                    discard.took(reply);
                 }
-            });
-            i += skipped;
-            match why {
-                Skip::Done => break,
-                // Parsing an incomplete reply again after each read is cheap while it
-                // is small; a large one goes to the resumable decoder.
-                Skip::Incomplete if self.rbuf.len() < DISCARD_REPARSE => {
-                    self.fill()?;
-                    continue;
-                }
-                Skip::Incomplete | Skip::UseNext => {}
             }
-            let reply = self.read_reply()?;
-            if pipeline.is_ignored(i)
-                && let Err(e) = check_error(reply)
-            {
-                first_error.get_or_insert(e);
-            }
-            i += 1;
         }
-        first_error.map_or(Ok(()), Err)
     }
 
     /// Runs an optimistic transaction: `WATCH`es `keys`, lets `build` read what it needs

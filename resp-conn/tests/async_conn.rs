@@ -382,3 +382,56 @@ async fn a_pool_lends_dedicated_connections_for_blocking_commands() {
         clients_after.lines().count()
     );
 }
+
+#[tokio::test]
+async fn a_pipeline_read_into_unit_on_the_async_connection_keeps_errors_and_pushes() {
+    // The async connection's `query_pipeline::<()>` parses replies without building
+    // them, like the blocking one: an ignored command's error still fails the call
+    // (after every reply is read), large replies go through, pushes are set aside.
+    let server = RedisServer::start();
+    for protocol in [Protocol::Resp2, Protocol::Resp3] {
+        let mut con = Connection::open(info(&server).with_protocol(protocol))
+            .await
+            .unwrap();
+        con.query::<()>(&cmd("FLUSHALL")).await.unwrap();
+        let mut pipe = Pipeline::new();
+        pipe.cmd("SET").arg("s").arg("text");
+        pipe.cmd("INCR").arg("s").ignore();
+        pipe.cmd("SET").arg("after").arg(1);
+        let err = con.query_pipeline::<()>(&pipe).await.unwrap_err();
+        assert!(matches!(err, Error::Server(_)), "{err:?}");
+        let after: i64 = con.query(cmd("GET").arg("after")).await.unwrap();
+        assert_eq!(after, 1);
+
+        let big = vec![b'x'; 1 << 20];
+        con.query::<()>(cmd("SET").arg("big").arg(&big[..]))
+            .await
+            .unwrap();
+        let mut pipe = Pipeline::new();
+        for _ in 0..3 {
+            pipe.cmd("GET").arg("big");
+            pipe.cmd("INCR").arg("n");
+        }
+        con.query_pipeline::<()>(&pipe).await.unwrap();
+        let n: i64 = con.query(cmd("GET").arg("n")).await.unwrap();
+        assert_eq!(n, 3);
+    }
+
+    let mut con = Connection::open(info(&server).with_protocol(Protocol::Resp3))
+        .await
+        .unwrap();
+    con.query::<()>(cmd("CLIENT").arg("TRACKING").arg("on"))
+        .await
+        .unwrap();
+    let mut pipe = Pipeline::new();
+    pipe.cmd("GET").arg("tracked");
+    pipe.cmd("SET").arg("tracked").arg(1);
+    pipe.cmd("INCR").arg("tracked");
+    con.query_pipeline::<()>(&pipe).await.unwrap();
+    let tracked: i64 = con.query(cmd("GET").arg("tracked")).await.unwrap();
+    assert_eq!(tracked, 2);
+    assert!(
+        !con.take_pushes().is_empty(),
+        "the invalidation push is kept aside"
+    );
+}

@@ -6,6 +6,7 @@ use crate::aio::stream::{FrameStream, with_timeout};
 use crate::cmd::{Cmd, Pipeline};
 use crate::error::Result;
 use crate::info::{ConnectionInfo, IntoConnectionInfo};
+use crate::pipeline::{Discard, DiscardStep};
 use crate::reply::{FromFrame, Value};
 use crate::script::ScriptInvocation;
 
@@ -68,6 +69,15 @@ impl Connection {
     /// Sends a pipeline in one write and converts its replies (see
     /// [`sync::Connection::query_pipeline`](crate::Connection::query_pipeline)).
     pub async fn query_pipeline<T: FromFrame>(&mut self, pipeline: &Pipeline) -> Result<T> {
+        if T::DISCARDS_REPLY
+            && !pipeline.is_atomic()
+            && pipeline.scripts().is_empty()
+            && !pipeline.is_empty()
+        {
+            // `()` keeps nothing of the replies: read them without building values.
+            self.discard_exchange(pipeline).await?;
+            return T::from_frame(GenericFrame::Array(Vec::new()));
+        }
         T::from_frame(self.request_pipeline(pipeline).await?)
     }
 
@@ -93,12 +103,61 @@ impl Connection {
         std::mem::take(&mut self.pushes)
     }
 
-    /// Writes `bytes` and reads `count` replies (pushes set aside), reconnecting first
-    /// if the connection is broken. The read timeout applies to each reply.
-    async fn exchange(&mut self, bytes: Vec<u8>, count: usize) -> Result<Vec<Value>> {
+    /// Writes a non-atomic `pipeline` that calls no script and reads its replies
+    /// without building them (see [`Discard`]), like [`exchange`](Self::exchange)
+    /// otherwise: reconnecting first if needed, the read timeout per read.
+    async fn discard_exchange(&mut self, pipeline: &Pipeline) -> Result<()> {
+        self.connect_if_broken().await?;
+        let (read_timeout, write_timeout) = (self.info.read_timeout, self.info.write_timeout);
+        let stream = self.stream.as_mut().expect("connected above");
+        let pushes = &mut self.pushes;
+        let result: Result<()> = async {
+            let mut bytes = Vec::new();
+            pipeline.write_to(&mut bytes);
+            with_timeout(write_timeout, stream.write_all(&bytes)).await?;
+            let mut discard = Discard::new(pipeline);
+            loop {
+                match stream.discard_step(&mut discard) {
+                    DiscardStep::Done => return discard.finish(),
+                    DiscardStep::Fill => with_timeout(read_timeout, stream.fill()).await?,
+                    DiscardStep::ReadOne => {
+                        let frame = with_timeout(read_timeout, stream.read_frame()).await?;
+                        if matches!(frame, GenericFrame::Push(_)) {
+                            pushes.push(frame);
+                        } else {
+                            discard.took(frame);
+                        }
+                    }
+                }
+            }
+        }
+        .await;
+        self.forget_broken(&result);
+        result
+    }
+
+    /// Opens the connection again if the last exchange broke it.
+    async fn connect_if_broken(&mut self) -> Result<()> {
         if self.stream.is_none() {
             self.stream = Some(FrameStream::connect(&self.info).await?);
         }
+        Ok(())
+    }
+
+    /// Drops the connection after a connection error, so that the next call
+    /// reconnects; a server error leaves it in place.
+    fn forget_broken<T>(&mut self, result: &Result<T>) {
+        if let Err(e) = result
+            && e.is_connection_error()
+        {
+            self.stream = None;
+        }
+    }
+
+    /// Writes `bytes` and reads `count` replies (pushes set aside), reconnecting first
+    /// if the connection is broken. The read timeout applies to each reply.
+    async fn exchange(&mut self, bytes: Vec<u8>, count: usize) -> Result<Vec<Value>> {
+        self.connect_if_broken().await?;
         let timeout = self.info.read_timeout;
         let stream = self.stream.as_mut().expect("connected above");
         let result: Result<Vec<Value>> = async {
@@ -115,11 +174,7 @@ impl Connection {
             Ok(replies)
         }
         .await;
-        if let Err(e) = &result {
-            if e.is_connection_error() {
-                self.stream = None;
-            }
-        }
+        self.forget_broken(&result);
         result
     }
 }

@@ -13,6 +13,7 @@ use crate::cmd::Cmd;
 use crate::error::{Error, Result};
 use crate::handshake;
 use crate::info::{Addr, ConnectionInfo};
+use crate::pipeline::{Discard, DiscardStep};
 use crate::replies::Replies;
 use crate::reply::Value;
 
@@ -144,6 +145,11 @@ impl FrameStream {
     /// Writes one command.
     pub(crate) async fn send(&mut self, command: &Cmd) -> Result<()> {
         self.write_all(&command.to_bytes()).await
+    }
+
+    /// Lets `discard` skip what it can of the read buffer (see [`Discard`]).
+    pub(crate) fn discard_step(&mut self, discard: &mut Discard<'_>) -> DiscardStep {
+        discard.step(&mut self.replies, &mut self.rbuf)
     }
 
     /// The next frame already in the read buffer, if a whole one is there.
