@@ -14,6 +14,11 @@
 //! | `{B}:lex:<field>` | sorted set | `<value>\0<id>` for text fields indexed with `prefix` (prefix lookups) |
 //! | `{B}:uni:<field>` | hash | value -> id for a `#[model(unique)]` field (it answers equality lookups on that field, so a unique field has no per-value sets) |
 //! | `{B}:tmp:<n>` | any | a query's intermediate result; deleted before the query returns |
+//!
+//! Which index keys a field has follows from its declaration. Changing it on a model
+//! with saved data (adding `#[model(index)]`, or `prefix`, say) leaves the new index
+//! empty for the instances saved before, and removing one leaves its keys behind:
+//! re-save the instances, or delete the old keys, when a declaration changes.
 
 use crate::model::ModelMeta;
 
