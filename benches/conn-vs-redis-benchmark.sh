@@ -40,31 +40,9 @@ for tool in "$REDIS_SERVER" redis-benchmark redis-cli; do
     }
 done
 
-free_port() {
-    if command -v python3 >/dev/null; then
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-    else
-        echo $((20000 + RANDOM % 20000))
-    fi
-}
-
-PORT=${PORT:-$(free_port)}
-DIR=$(mktemp -d)
-"${PIN[@]}" "$REDIS_SERVER" --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no \
-    --dir "$DIR" --logfile "$DIR/redis.log" --daemonize no --protected-mode no &
-SERVER_PID=$!
-cleanup() {
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    rm -rf "$DIR"
-}
-trap cleanup EXIT INT TERM
-
-for _ in $(seq 100); do
-    redis-cli -p "$PORT" ping >/dev/null 2>&1 && break
-    sleep 0.05
-done
-redis-cli -p "$PORT" ping >/dev/null
+# shellcheck source=private-redis.sh
+source "$(dirname "$0")/private-redis.sh"
+start_private_redis "${PIN[@]}"
 
 # The same 20-field hash as the criterion bench.
 hset=(HSET bench:h20)

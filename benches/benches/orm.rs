@@ -52,13 +52,15 @@ use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, measurement
 use stdnet_orm::{Db, Model, Order};
 use stdnet_test_support::RedisServer;
 
+mod orm_data;
+use orm_data::{PrefixUser, User, dataset};
+
 /// Objects in the dataset.
 const OBJECTS: usize = 100_000;
 /// Objects per `save_all` call and per hand-written pipeline.
 const BATCH: usize = 1000;
 /// The model's key prefix (hash tag) with the empty namespace: `{<app>.<name>}`.
 const B: &str = "{bench.user}";
-const COUNTRIES: [&str; 10] = ["IT", "FR", "DE", "ES", "US", "GB", "JP", "BR", "IN", "CN"];
 /// The age whose equality filter the `filter_eq_100_of_100k` workload runs.
 const EQ_AGE: u32 = 500;
 /// The inclusive age range of `range_filter`.
@@ -67,69 +69,6 @@ const RANGE: (u32, u32) = (1000, 1009);
 const COUNT_COUNTRY: &str = "IT";
 /// `sort_limit_10_of_100k` returns this many objects.
 const LIMIT: usize = 10;
-
-#[derive(Model, Debug, Clone, PartialEq)]
-#[model(app = "bench", name = "user")]
-struct User {
-    id: u64,
-    #[model(unique)]
-    username: String,
-    #[model(index)]
-    country: String,
-    #[model(index)]
-    age: u32,
-    score: f64,
-    email: String,
-}
-
-/// `User` with prefix lookups on its text indexes, stored under the same keys.
-#[derive(Model, Debug, Clone, PartialEq)]
-#[model(app = "bench", name = "user")]
-struct PrefixUser {
-    id: u64,
-    #[model(unique, prefix)]
-    username: String,
-    #[model(index, prefix)]
-    country: String,
-    #[model(index)]
-    age: u32,
-    score: f64,
-    email: String,
-}
-
-impl From<User> for PrefixUser {
-    fn from(u: User) -> Self {
-        PrefixUser {
-            id: u.id,
-            username: u.username,
-            country: u.country,
-            age: u.age,
-            score: u.score,
-            email: u.email,
-        }
-    }
-}
-
-/// The `i`-th object of the dataset (not saved: id 0).
-fn user(i: usize) -> User {
-    let age = if i < 99_000 {
-        (i % 990) as u32
-    } else {
-        1000 + (i % 100) as u32
-    };
-    User {
-        id: 0,
-        username: format!("user{i:06}"),
-        country: COUNTRIES[i % COUNTRIES.len()].to_owned(),
-        age,
-        score: (i % 1000) as f64 / 8.0,
-        email: format!("user{i:06}@example.com"),
-    }
-}
-
-fn dataset(n: usize) -> Vec<User> {
-    (0..n).map(user).collect()
-}
 
 // ---------------------------------------------------------------------------------
 // Hand-written: the same keys and index entries as stdnet-orm's save.lua/query.lua,
