@@ -89,19 +89,15 @@ pub(crate) fn assemble_after_script_loads(
     assemble(pipeline, replies)
 }
 
-/// How long an incomplete reply may grow while [`Discard`] parses it again from its
-/// start after every read; beyond, the resumable decoder takes it.
-const DISCARD_REPARSE: usize = 64 * 1024;
-
 /// Reading the replies of a non-atomic pipeline that a caller wants nothing of (read
 /// into `()`), with the same outcome as assembling them: an error reply of an
 /// ignored command fails it, once every reply has been read; other errors do not.
 ///
 /// Whole replies in the read buffer are only parsed, never built into values (no
 /// `Bytes` handle, no [`Value`], no `Vec` of them). A push, an attributed reply, an
-/// ignored command's error, or a reply still incomplete after [`DISCARD_REPARSE`]
-/// bytes takes the ordinary way: the connection reads it as a value and hands it to
-/// [`took`](Self::took). Both fronts drive it the same way:
+/// ignored command's error, or a reply split across reads takes the ordinary way:
+/// the connection reads it as a value and hands it to [`took`](Self::took). Both
+/// fronts drive it the same way:
 ///
 /// ```text
 /// loop {
@@ -160,9 +156,10 @@ impl<'p> Discard<'p> {
         self.done += skipped;
         match why {
             Skip::Done => DiscardStep::Done,
-            // Parsing an incomplete reply again after each read is cheap while it is
-            // small; a large one goes to the resumable decoder.
-            Skip::Incomplete if buf.len() < DISCARD_REPARSE => DiscardStep::Fill,
+            Skip::Incomplete if buf.is_empty() => DiscardStep::Fill,
+            // A reply split across reads goes to the resumable decoder, which never
+            // reads a byte twice: parsing it again from its start after every read
+            // would cost time quadratic in its length if it arrived in small pieces.
             Skip::Incomplete | Skip::UseNext => DiscardStep::ReadOne,
         }
     }

@@ -215,8 +215,7 @@ fn a_pipeline_read_into_unit_keeps_errors_pushes_and_the_connection_in_step() {
         con.query_pipeline::<()>(&pipe).unwrap();
         assert_eq!(con.query::<i64>(cmd("GET").arg("n")).unwrap(), 1);
 
-        // Replies of 1 MiB, larger than a read and than what is parsed again after
-        // each read.
+        // Replies of 1 MiB, each split across many reads.
         let big = vec![b'x'; 1 << 20];
         con.query::<()>(cmd("SET").arg("big").arg(&big[..]))
             .unwrap();
