@@ -217,39 +217,53 @@ pub(crate) fn save_reply<M: Model>(
         .map(String::from_frame)
         .transpose()?
         .unwrap_or_default();
-    if status == "unique" {
-        let field: String = items
-            .next()
-            .map(String::from_frame)
-            .transpose()?
-            .unwrap_or_default();
-        let value: Bytes = items
-            .next()
-            .map(Bytes::from_frame)
-            .transpose()?
-            .unwrap_or_default();
-        return Err(Error::Unique {
-            model: M::META.label(),
-            field,
-            value: String::from_utf8_lossy(&value).into_owned(),
-        });
+    match status.as_str() {
+        "ok" => {}
+        "unique" => {
+            let field: String = items
+                .next()
+                .map(String::from_frame)
+                .transpose()?
+                .unwrap_or_default();
+            let value: Bytes = items
+                .next()
+                .map(Bytes::from_frame)
+                .transpose()?
+                .unwrap_or_default();
+            return Err(Error::Unique {
+                model: M::META.label(),
+                field,
+                value: String::from_utf8_lossy(&value).into_owned(),
+            });
+        }
+        other => return Err(bad_save_reply(format!("status {other:?}"))),
     }
-    // New instances took consecutive ids from `first`, in batch order.
+    // New instances took consecutive ids from `first`, in batch order; ids start at 1,
+    // so 0 (or nothing) with a new instance in the batch is a broken reply.
     let mut next: u64 = items
         .next()
         .map(u64::from_frame)
         .transpose()?
         .unwrap_or_default();
-    Ok(pks
-        .into_iter()
-        .map(|pk| {
-            if pk != 0 {
-                return pk;
+    pks.into_iter()
+        .map(|pk| match (pk, next) {
+            (0, 0) => Err(bad_save_reply("no first id for the new instances")),
+            (0, id) => {
+                next += 1;
+                Ok(id)
             }
-            next += 1;
-            next - 1
+            (pk, _) => Ok(pk),
         })
-        .collect())
+        .collect()
+}
+
+/// A save reply that is neither `{'ok', first}` nor `{'unique', field, value}`.
+fn bad_save_reply(got: impl Into<String>) -> Error {
+    Error::Connection(resp_conn::Error::Conversion {
+        expected: "the save script's reply",
+        got: got.into(),
+        context: None,
+    })
 }
 
 /// The delete of instances by id.
@@ -548,4 +562,60 @@ pub(crate) fn check(reply: Value) -> Result<Value> {
         <()>::from_frame(reply.clone())?;
     }
     Ok(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate as stdnet_orm;
+    use bytes::Bytes;
+    use resp_parser::GenericFrame;
+
+    #[derive(stdnet_orm::Model)]
+    #[model(app = "t", name = "thing")]
+    struct Thing {
+        id: u64,
+        #[model(unique)]
+        name: String,
+    }
+
+    fn reply(items: Vec<Value>) -> Value {
+        GenericFrame::Array(items)
+    }
+
+    fn text(s: &'static str) -> Value {
+        GenericFrame::BulkString(Bytes::from_static(s.as_bytes()))
+    }
+
+    #[test]
+    fn new_instances_take_consecutive_ids_from_the_first_and_saved_ones_keep_theirs() {
+        let ok = reply(vec![text("ok"), GenericFrame::Integer(5)]);
+        assert_eq!(save_reply::<Thing>(ok, [0, 9, 0, 0]).unwrap(), [5, 9, 6, 7]);
+        let none_new = reply(vec![text("ok"), GenericFrame::Integer(0)]);
+        assert_eq!(save_reply::<Thing>(none_new, [3, 4]).unwrap(), [3, 4]);
+    }
+
+    #[test]
+    fn a_save_reply_that_does_not_fit_is_an_error_not_made_up_ids() {
+        for broken in [
+            reply(vec![text("ok")]),
+            reply(vec![text("ok"), GenericFrame::Integer(0)]),
+            reply(vec![text("maybe"), GenericFrame::Integer(1)]),
+            reply(vec![]),
+        ] {
+            let got = save_reply::<Thing>(broken.clone(), [0]);
+            assert!(
+                matches!(
+                    got,
+                    Err(Error::Connection(resp_conn::Error::Conversion { .. }))
+                ),
+                "{broken:?}: {got:?}"
+            );
+        }
+        let clash = reply(vec![text("unique"), text("name"), text("ann")]);
+        assert!(matches!(
+            save_reply::<Thing>(clash, [0]),
+            Err(Error::Unique { ref field, ref value, .. }) if field == "name" && value == "ann"
+        ));
+    }
 }
