@@ -232,6 +232,17 @@ mod tests {
         Some(frames)
     }
 
+    /// The seed replies that `picks` choose, back to back.
+    fn seed_stream(picks: &[proptest::sample::Index]) -> Vec<u8> {
+        thread_local!(static SEEDS: Vec<Vec<u8>> = seed_replies());
+        SEEDS.with(|seeds| {
+            picks
+                .iter()
+                .flat_map(|pick| pick.get(seeds).iter().copied())
+                .collect()
+        })
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
 
@@ -244,14 +255,7 @@ mod tests {
             sizes in proptest::collection::vec(1usize..400, 1..6),
             malformed_tail in proptest::prelude::any::<bool>(),
         ) {
-            thread_local!(static SEEDS: Vec<Vec<u8>> = seed_replies());
-            let mut stream = Vec::new();
-            SEEDS.with(|seeds| {
-                for pick in &picks {
-                    let seed: &Vec<u8> = pick.get(seeds);
-                    stream.extend_from_slice(seed);
-                }
-            });
+            let mut stream = seed_stream(&picks);
             let expected = one_shot(&Bytes::from(stream.clone())).expect("seeds are whole replies");
             if malformed_tail {
                 stream.extend_from_slice(b":05\r\n");
@@ -287,10 +291,6 @@ mod tests {
                 proptest::prop_assert!(buf.is_empty(), "{} bytes left over", buf.len());
             }
         }
-    }
-
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
 
         /// Skipping some replies and taking the others, as a pipeline read into `()`
         /// does, with the stream arriving in pieces of any sizes: every taken reply is
@@ -302,14 +302,7 @@ mod tests {
             sizes in proptest::collection::vec(1usize..400, 1..6),
             take in proptest::collection::vec(proptest::prelude::any::<bool>(), 30),
         ) {
-            thread_local!(static SEEDS: Vec<Vec<u8>> = seed_replies());
-            let mut stream = Vec::new();
-            SEEDS.with(|seeds| {
-                for pick in &picks {
-                    let seed: &Vec<u8> = pick.get(seeds);
-                    stream.extend_from_slice(seed);
-                }
-            });
+            let stream = seed_stream(&picks);
             let expected = one_shot(&Bytes::from(stream.clone())).expect("seeds are whole replies");
             let total = expected.len();
 

@@ -214,6 +214,8 @@ for o = 1, count do
       end
     end
   end
+  -- The value lookups below are value_of(o, i) with its common case inlined: a
+  -- function call per field per instance costs more than the lookup itself.
   for k = 1, nuni do
     local i = uni_fields[k]
     local v
