@@ -162,18 +162,20 @@ pub(crate) fn save_call<'a, M: Model>(
         values.clear();
         values.extend(chosen.iter().map(|(i, _)| obj.field_value(*i)));
         let present = values.iter().filter(|v| v.is_some()).count();
-        if obj.pk() == 0 && present == values.len() {
+        let full = present == values.len();
+        if obj.pk() == 0 && full {
             // The common insert: one slot says "new, every field".
             call.inv.arg("");
-        } else if present == values.len() {
-            call.inv.arg(obj.pk()).arg(hash).arg(present).arg("");
         } else {
-            call.inv.arg(obj.pk()).arg(hash).arg(present);
-            let mask: String = values
-                .iter()
-                .map(|v| if v.is_some() { '1' } else { '0' })
-                .collect();
-            call.inv.arg(mask);
+            let mask: String = if full {
+                String::new()
+            } else {
+                values
+                    .iter()
+                    .map(|v| if v.is_some() { '1' } else { '0' })
+                    .collect()
+            };
+            call.inv.arg(obj.pk()).arg(hash).arg(present).arg(mask);
         }
         for ((_, meta), value) in chosen.iter().zip(&values) {
             if let Some(value) = value {
