@@ -444,25 +444,21 @@ async fn mux_theirs(con: &redis::aio::MultiplexedConnection) {
 async fn mux_floor(stream: &mut tokio::net::TcpStream, tasks: bool) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::sync::oneshot;
-    thread_local! {
-        static GETS: Vec<u8> = {
-            let mut one = Vec::new();
-            resp_conn::cmd("GET").arg(KEY_16B).write_to(&mut one);
-            one.repeat(MUX_TASKS)
-        };
-    }
+    // Built once: the floor pays for no encoding.
+    static GETS: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+        let mut one = Vec::new();
+        resp_conn::cmd("GET").arg(KEY_16B).write_to(&mut one);
+        one.repeat(MUX_TASKS)
+    });
     let (senders, receivers): (Vec<_>, Vec<_>) =
         (0..MUX_TASKS).map(|_| oneshot::channel::<()>()).unzip();
     let driver = async {
-        let gets = GETS.with(Clone::clone);
-        stream.write_all(&gets).await.unwrap();
+        stream.write_all(&GETS).await.unwrap();
         let mut buf = Vec::with_capacity(4096);
         let (mut replies, mut used) = (0, 0);
         while replies < MUX_TASKS {
-            let mut chunk = [0u8; 4096];
-            let n = stream.read(&mut chunk).await.unwrap();
+            let n = stream.read_buf(&mut buf).await.unwrap();
             assert!(n > 0, "server closed");
-            buf.extend_from_slice(&chunk[..n]);
             while let Some((_, len)) = resp_parser::parse(&buf[used..]).unwrap() {
                 used += len;
                 replies += 1;
