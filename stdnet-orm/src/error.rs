@@ -52,6 +52,17 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A field's value has no stored form (a `#[model(json)]` value that serde_json
+    /// cannot write, or that would not read back); nothing was sent.
+    #[error("cannot store {model}.{field}: {reason}")]
+    Encode {
+        /// The model's label.
+        model: String,
+        /// The field.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A query on a field without an index, or on a field the model does not have.
     #[error("cannot {operation} on {model}.{field}: {reason}")]
     InvalidQuery {

@@ -40,6 +40,10 @@ pub trait Field: Sized {
     fn from_stored(stored: Option<&[u8]>) -> Result<Self, String>;
 
     /// The sorted-set score of a number or date, for range queries and ordering.
+    ///
+    /// For plain numbers it is the stored text read as an `f64` (what a script that
+    /// reads the hash computes), and equal values have equal stored forms: a type of
+    /// your own should keep both rules.
     fn score(&self) -> Option<f64> {
         None
     }
@@ -97,26 +101,66 @@ impl Field for bool {
     }
 }
 
-macro_rules! numbers {
-    ($($t:ty),*) => {$(
+/// Implements [`Field`] and [`NumericField`] for a number type, with `$stored` and
+/// `$score` the stored bytes and the score of the value `$v`.
+macro_rules! number {
+    ($t:ty, |$v:ident| $stored:expr, $score:expr) => {
         impl Field for $t {
             const KIND: FieldKind = FieldKind::Number;
             fn to_stored(&self) -> Option<Vec<u8>> {
-                Some(self.to_string().into_bytes())
+                let $v = *self;
+                Some($stored)
             }
             fn from_stored(stored: Option<&[u8]>) -> Result<Self, String> {
                 let t = text(stored)?;
-                t.parse().map_err(|_| format!("{t:?} is not a {}", stringify!($t)))
+                t.parse()
+                    .map_err(|_| format!("{t:?} is not a {}", stringify!($t)))
             }
             fn score(&self) -> Option<f64> {
-                Some(*self as f64)
+                let $v = *self;
+                Some($score)
             }
         }
         impl NumericField for $t {}
+    };
+}
+
+macro_rules! integers {
+    ($($t:ty),*) => {$(
+        // `as` rounds to the nearest f64 exactly as reading the decimal text does, so
+        // beyond 2^53 the score is still the stored text's number.
+        number!($t, |v| v.to_string().into_bytes(), v as f64);
     )*};
 }
 
-numbers!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64);
+integers!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
+/// The stored text of a float: Rust's shortest round-trip decimal (`0.1`, `inf`,
+/// `NaN`), except that both zeros are `0`, so that equal numbers have one stored form
+/// (and one index set).
+fn float_text(text: String, is_zero: bool) -> Vec<u8> {
+    if is_zero {
+        b"0".to_vec()
+    } else {
+        text.into_bytes()
+    }
+}
+
+// Adding +0.0 turns -0.0 into 0.0 and leaves every other value as it is.
+number!(f64, |v| float_text(v.to_string(), v == 0.0), v + 0.0);
+
+// The score of an f32 is its stored text read as an f64 (0.1f32 scores 0.1, not
+// 0.10000000149...), which is what a script reading the hash computes. Shortest
+// decimals of distinct f32s are distinct and in the same order, so order holds.
+number!(
+    f32,
+    |v| float_text(v.to_string(), v == 0.0),
+    if v == 0.0 {
+        0.0
+    } else {
+        v.to_string().parse().unwrap_or(f64::NAN)
+    }
+);
 
 /// A calendar date.
 pub type Date = NaiveDate;
@@ -177,9 +221,40 @@ impl<T: Field> Field for Option<T> {
 impl<T: NumericField> NumericField for Option<T> {}
 impl<T: TextField> TextField for Option<T> {}
 
-/// Stores a serde value as JSON text (used by `#[model(json)]`).
-pub fn json_to_stored<T: serde::Serialize>(value: &T) -> Option<Vec<u8>> {
-    serde_json::to_vec(value).ok()
+/// Stores a serde value as JSON text (used by `#[model(json)]`). An error says why
+/// there is no stored form: serde_json refused the value (a map with non-string
+/// keys, a `Serialize` that fails), or its text would not read back as a `T`
+/// (serde_json writes a NaN or an infinity as `null`, which an `f64` cannot read).
+pub fn json_to_stored<T: serde::Serialize + serde::de::DeserializeOwned>(
+    value: &T,
+) -> Result<Vec<u8>, String> {
+    let text = serde_json::to_vec(value).map_err(|e| e.to_string())?;
+    // Only a `null` can stand for something serde_json could not write as such, so
+    // only text containing one is read back (at the cost of a parse).
+    if text.windows(4).any(|w| w == b"null") {
+        if let Err(e) = serde_json::from_slice::<T>(&text) {
+            return Err(format!(
+                "its JSON does not read back ({e}); serde_json writes NaN and infinities as null"
+            ));
+        }
+    }
+    Ok(text)
+}
+
+/// The stored form of a field with `#[model(default)]`: its own, or the default's
+/// when it has none (an `Option` field's `None`), so that the hash and the indexes
+/// hold what a read returns.
+pub fn stored_or_default<T: Field>(value: &T, default: impl FnOnce() -> T) -> Option<Vec<u8>> {
+    value.to_stored().or_else(|| default().to_stored())
+}
+
+/// The score that goes with [`stored_or_default`].
+pub fn score_or_default<T: Field>(value: &T, default: impl FnOnce() -> T) -> Option<f64> {
+    if value.to_stored().is_some() {
+        value.score()
+    } else {
+        default().score()
+    }
 }
 
 /// Reads a serde value from JSON text (used by `#[model(json)]`).

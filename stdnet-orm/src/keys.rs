@@ -1,8 +1,24 @@
 //! The key layout (version 1). Stable: changing it needs a migration.
 //!
-//! For a model with base `B = <namespace><app>.<name>` every key starts with the hash
-//! tag `{B}`, so all keys of a model map to one Redis Cluster slot and one Lua script
-//! may touch any of them:
+//! For a model with base `B = <namespace><app>.<name>` (`<namespace><name>` without an
+//! app) every key starts with the hash tag `{B}`, so all keys of a model map to one
+//! Redis Cluster slot and one Lua script may touch any of them.
+//!
+//! # Two models never share a key
+//!
+//! The base is built so that it reads one way only:
+//!
+//! - `app` and `name` hold only ASCII letters, digits and `_` (`#[derive(Model)]`
+//!   refuses anything else at compile time; for metadata written by hand, any other
+//!   byte is written `%XX`, so `a.b` + `c` and `a` + `b.c` stay apart);
+//! - in the namespace, `%`, `{` and `}` are written `%25`, `%7B` and `%7D`, so the
+//!   hash tag always ends where the base does;
+//! - a namespace that ends in a character a label can hold (an ASCII letter, digit,
+//!   `_` or `.`) gets a `:` appended: `ab` + `c` is `{ab:c}` and `a` + `bc` is
+//!   `{a:bc}`. So `demo` and `demo:` name the same namespace; one ending in `:`, `/`
+//!   or another separator is used as is.
+//!
+//! # The keys
 //!
 //! | key | type | holds |
 //! |---|---|---|
@@ -30,12 +46,25 @@ pub struct Keys {
 }
 
 impl Keys {
-    /// The keys of the model described by `meta` under `namespace`.
+    /// The keys of the model described by `meta` under `namespace` (see the module
+    /// docs for how the namespace and labels are written).
     pub fn new(namespace: &str, meta: &ModelMeta) -> Keys {
-        let label = meta.label();
+        let mut prefix =
+            String::with_capacity(namespace.len() + meta.app.len() + meta.name.len() + 4);
+        prefix.push('{');
+        escape(&mut prefix, namespace, |c| !matches!(c, '%' | '{' | '}'));
+        if prefix.ends_with(|c: char| is_label_char(c) || c == '.') {
+            prefix.push(':');
+        }
+        if !meta.app.is_empty() {
+            escape(&mut prefix, meta.app, is_label_char);
+            prefix.push('.');
+        }
+        escape(&mut prefix, meta.name, is_label_char);
+        prefix.push('}');
         Keys {
-            prefix: format!("{{{namespace}{label}}}"),
-            label,
+            prefix,
+            label: meta.label(),
         }
     }
 
@@ -91,9 +120,69 @@ impl Keys {
         format!(
             "{}:*",
             self.prefix
+                .replace('\\', "\\\\")
                 .replace('[', "\\[")
                 .replace('*', "\\*")
                 .replace('?', "\\?")
         )
+    }
+}
+
+/// The characters a label part (`app`, `name`) keeps as they are.
+fn is_label_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Appends `text` with every character that `keep` refuses written as `%XX` per
+/// UTF-8 byte (and `keep` must refuse `%`, which keeps the writing reversible).
+fn escape(out: &mut String, text: &str, keep: impl Fn(char) -> bool) {
+    if text.chars().all(&keep) {
+        out.push_str(text);
+        return;
+    }
+    let mut buf = [0; 4];
+    for c in text.chars() {
+        if keep(c) {
+            out.push(c);
+        } else {
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(app: &'static str, name: &'static str) -> ModelMeta {
+        ModelMeta {
+            app,
+            name,
+            pk: "id",
+            fields: &[],
+        }
+    }
+
+    #[test]
+    fn bases_are_written_as_documented() {
+        let base = |ns, app, name| Keys::new(ns, &meta(app, name)).prefix().to_owned();
+        assert_eq!(base("demo:", "auth", "user"), "{demo:auth.user}");
+        assert_eq!(base("", "auth", "user"), "{auth.user}");
+        assert_eq!(base("", "", "user"), "{user}");
+        assert_eq!(base("demo", "", "user"), "{demo:user}");
+        assert_eq!(base("v1.", "", "user"), "{v1.:user}");
+        assert_eq!(base("x/", "", "user"), "{x/user}");
+        assert_eq!(base("a{b}%:", "", "user"), "{a%7Bb%7D%25:user}");
+        assert_eq!(base("", "a.b", "c"), "{a%2Eb.c}");
+        assert_eq!(base("", "a", "b.c"), "{a.b%2Ec}");
+        assert_eq!(base("", "", "é"), "{%C3%A9}");
+    }
+
+    #[test]
+    fn patterns_escape_glob_characters_of_the_namespace() {
+        let keys = Keys::new("a*b?[c]\\:", &meta("", "m"));
+        assert_eq!(keys.pattern(), "{a\\*b\\?\\[c]\\\\:m}:*");
     }
 }

@@ -131,6 +131,6 @@ pub use stdnet_orm_derive::{FieldEnum, Model};
 /// Re-exports the generated code needs; not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::field::{json_from_stored, json_to_stored};
+    pub use crate::field::{json_from_stored, json_to_stored, score_or_default, stored_or_default};
     pub use bytes::Bytes;
 }

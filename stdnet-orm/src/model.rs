@@ -61,7 +61,12 @@ impl FieldMeta {
 /// Static description of a model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ModelMeta {
-    /// The application label, `auth` in `auth.user`.
+    /// The application label, `auth` in `auth.user`; may be empty.
+    ///
+    /// `#[derive(Model)]` accepts only ASCII letters, digits and `_` in `app` and
+    /// `name` (and a non-empty `name`), so that a label reads one way only. Metadata
+    /// written by hand may hold anything: [`Keys`](crate::keys::Keys) escapes what the
+    /// derive would refuse.
     pub app: &'static str,
     /// The model name, `user` in `auth.user` (by default the type name in lower case).
     pub name: &'static str,
@@ -99,7 +104,10 @@ pub trait Model: Sized + Send + Sync + 'static {
     fn set_pk(&mut self, id: u64);
 
     /// The stored form of field `index` of [`ModelMeta::fields`]; `None` for no value.
-    fn field_value(&self, index: usize) -> Option<Vec<u8>>;
+    /// A field with `#[model(default)]` whose value has no stored form gives the
+    /// default's. [`Error::Encode`] when the value cannot be stored (a
+    /// `#[model(json)]` value serde_json refuses); the save then sends nothing.
+    fn field_value(&self, index: usize) -> Result<Option<Vec<u8>>, Error>;
 
     /// The sorted-set score of field `index`, for numeric and date fields.
     fn field_score(&self, index: usize) -> Option<f64>;

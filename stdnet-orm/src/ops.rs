@@ -160,7 +160,9 @@ pub(crate) fn save_call<'a, M: Model>(
     let mut values: Vec<Option<Vec<u8>>> = Vec::with_capacity(chosen.len());
     for (obj, hash) in objects.iter().zip(hashes) {
         values.clear();
-        values.extend(chosen.iter().map(|(i, _)| obj.field_value(*i)));
+        for (i, _) in &chosen {
+            values.push(obj.field_value(*i)?);
+        }
         let present = values.iter().filter(|v| v.is_some()).count();
         let full = present == values.len();
         if obj.pk() == 0 && full {

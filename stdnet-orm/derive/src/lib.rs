@@ -5,6 +5,7 @@
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Expr, Fields, Ident, LitStr, Path, Type, parse_macro_input};
 
@@ -28,8 +29,8 @@ pub fn derive_field_enum(input: TokenStream) -> TokenStream {
 
 #[derive(Default)]
 struct ContainerAttrs {
-    app: Option<String>,
-    name: Option<String>,
+    app: Option<LitStr>,
+    name: Option<LitStr>,
     validate: Option<Path>,
 }
 
@@ -48,9 +49,9 @@ fn container_attrs(input: &DeriveInput) -> syn::Result<ContainerAttrs> {
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("model")) {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("app") {
-                attrs.app = Some(meta.value()?.parse::<LitStr>()?.value());
+                attrs.app = Some(meta.value()?.parse::<LitStr>()?);
             } else if meta.path.is_ident("name") {
-                attrs.name = Some(meta.value()?.parse::<LitStr>()?.value());
+                attrs.name = Some(meta.value()?.parse::<LitStr>()?);
             } else if meta.path.is_ident("validate") {
                 attrs.validate = Some(meta.value()?.parse::<Path>()?);
             } else {
@@ -62,6 +63,57 @@ fn container_attrs(input: &DeriveInput) -> syn::Result<ContainerAttrs> {
         })?;
     }
     Ok(attrs)
+}
+
+/// Checks an `app` or `name` label: ASCII letters, digits and `_` only, so that
+/// `<app>.<name>` and the keys built from it read one way only (with a `.` in a label,
+/// app `a.b` + name `c` and app `a` + name `b.c` would share every key).
+fn check_label(what: &str, value: &str, span: Span) -> syn::Result<()> {
+    if what == "name" && value.is_empty() {
+        return Err(syn::Error::new(span, "the model `name` cannot be empty"));
+    }
+    match value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
+    {
+        None => Ok(()),
+        Some(c) => Err(syn::Error::new(
+            span,
+            format!(
+                "the model {what} {value:?} has {c:?}: a model's app and name may hold only \
+                 ASCII letters, digits and `_` (they are joined as `app.name` into its keys, \
+                 where any other character could make two models share keys)"
+            ),
+        )),
+    }
+}
+
+/// The model's `app` and `name`: as given, or the type name in lower case.
+fn labels(ident: &Ident, attrs: &ContainerAttrs) -> syn::Result<(String, String)> {
+    let app = match &attrs.app {
+        Some(lit) => {
+            check_label("app", &lit.value(), lit.span())?;
+            lit.value()
+        }
+        None => String::new(),
+    };
+    let name = match &attrs.name {
+        Some(lit) => {
+            check_label("name", &lit.value(), lit.span())?;
+            lit.value()
+        }
+        None => {
+            let name = ident.unraw().to_string().to_lowercase();
+            check_label("name", &name, ident.span()).map_err(|e| {
+                syn::Error::new(
+                    ident.span(),
+                    format!("{e}; name the model with #[model(name = \"...\")]"),
+                )
+            })?;
+            name
+        }
+    };
+    Ok((app, name))
 }
 
 fn field_attrs(field: &syn::Field) -> syn::Result<FieldAttrs> {
@@ -133,10 +185,7 @@ fn model(input: &DeriveInput) -> syn::Result<TokenStream2> {
         ));
     };
     let attrs = container_attrs(input)?;
-    let app = attrs.app.unwrap_or_default();
-    let name = attrs
-        .name
-        .unwrap_or_else(|| ident.to_string().to_lowercase());
+    let (app, name) = labels(ident, &attrs)?;
 
     let mut parsed = Vec::new();
     for f in &named.named {
@@ -167,8 +216,15 @@ fn model(input: &DeriveInput) -> syn::Result<TokenStream2> {
             "the primary key is always indexed: remove index/unique/json",
         ));
     }
+    if pk_attrs.default.is_some() {
+        return Err(syn::Error::new(
+            pk_field.span(),
+            "the primary key has no default: 0 means \"not saved yet\" and the save assigns an id",
+        ));
+    }
     let pk_ident = pk_field.ident.clone().expect("named field");
-    let pk_name = pk_ident.to_string();
+    // A raw identifier (`r#type`) is stored under its plain name.
+    let pk_name = pk_ident.unraw().to_string();
     let pk_ty = &pk_field.ty;
     // The primary key must be a u64: this fails to compile, pointing at the field's
     // type, if it is not.
@@ -185,7 +241,8 @@ fn model(input: &DeriveInput) -> syn::Result<TokenStream2> {
     let mut index: usize = 0;
     for (f, a) in parsed.iter() {
         let fident = f.ident.clone().expect("named field");
-        let fname = fident.to_string();
+        // The stored name and the column constant drop the `r#` of a raw identifier.
+        let fname = fident.unraw().to_string();
         let ty = &f.ty;
         if fident == pk_ident {
             decoders.push(quote! { #fident: id });
@@ -223,12 +280,37 @@ fn model(input: &DeriveInput) -> syn::Result<TokenStream2> {
         metas.push(quote! {
             ::stdnet_orm::FieldMeta { name: #fname, kind: #kind, index: #index_kind, nullable: #nullable, prefix: #prefix }
         });
+        // The default's value, for a field with `#[model(default)]`.
+        let default = a.default.as_ref().map(|d| match d {
+            None => quote! { ::std::default::Default::default() },
+            Some(expr) => quote! { #expr },
+        });
         if a.json {
-            values
-                .push(quote! { #index => ::stdnet_orm::__private::json_to_stored(&self.#fident) });
+            values.push(quote! {
+                #index => ::stdnet_orm::__private::json_to_stored(&self.#fident)
+                    .map(::std::option::Option::Some)
+                    .map_err(|reason| ::stdnet_orm::Error::Encode {
+                        model: <#ident as ::stdnet_orm::Model>::META.label(),
+                        field: #fname.to_owned(),
+                        reason,
+                    })
+            });
             scores.push(quote! { #index => None });
+        } else if let Some(default) = &default {
+            // Stored at save when the value has none, so that indexes and range
+            // queries see what a read returns.
+            values.push(quote_spanned! {ty.span()=>
+                #index => ::std::result::Result::Ok(
+                    ::stdnet_orm::__private::stored_or_default(&self.#fident, || -> #ty { #default })
+                )
+            });
+            scores.push(quote_spanned! {ty.span()=>
+                #index => ::stdnet_orm::__private::score_or_default(&self.#fident, || -> #ty { #default })
+            });
         } else {
-            values.push(quote_spanned! {ty.span()=> #index => ::stdnet_orm::Field::to_stored(&self.#fident) });
+            values.push(quote_spanned! {ty.span()=>
+                #index => ::std::result::Result::Ok(::stdnet_orm::Field::to_stored(&self.#fident))
+            });
             scores.push(
                 quote_spanned! {ty.span()=> #index => ::stdnet_orm::Field::score(&self.#fident) },
             );
@@ -238,13 +320,10 @@ fn model(input: &DeriveInput) -> syn::Result<TokenStream2> {
         } else {
             quote! { <#ty as ::stdnet_orm::Field>::from_stored(stored.as_deref()) }
         };
-        let fallback = match &a.default {
+        let fallback = match &default {
             None => quote! {},
-            Some(None) => {
-                quote! { if stored.is_none() { ::std::result::Result::Ok(::std::default::Default::default()) } else }
-            }
-            Some(Some(expr)) => {
-                quote! { if stored.is_none() { ::std::result::Result::Ok(#expr) } else }
+            Some(default) => {
+                quote! { if stored.is_none() { ::std::result::Result::Ok(#default) } else }
             }
         };
         decoders.push(quote! {
@@ -305,10 +384,13 @@ fn model(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 self.#pk_ident = id;
             }
 
-            fn field_value(&self, index: usize) -> ::std::option::Option<::std::vec::Vec<u8>> {
+            fn field_value(
+                &self,
+                index: usize,
+            ) -> ::stdnet_orm::Result<::std::option::Option<::std::vec::Vec<u8>>> {
                 match index {
                     #(#values,)*
-                    _ => None,
+                    _ => ::std::result::Result::Ok(None),
                 }
             }
 
@@ -357,7 +439,7 @@ fn field_enum(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 "#[derive(FieldEnum)] stores variants by name: a variant cannot carry data",
             ));
         }
-        names.push(v.ident.to_string());
+        names.push(v.ident.unraw().to_string());
         variants.push(&v.ident);
     }
     let expected = names.join(", ");
