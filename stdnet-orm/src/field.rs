@@ -3,7 +3,7 @@
 //! | Rust type | stored as | index kind |
 //! |---|---|---|
 //! | `String` | the UTF-8 text | equality sets; with `prefix`, also a lexicographic sorted set for `startswith` |
-//! | integers, `f32`, `f64` | decimal text (`1.5`, `-3`) | equality sets and a sorted set (score = value) |
+//! | integers, `f32`, `f64` | decimal text (`1.5`, `-3`; floats: `inf`, `-inf`, `NaN`, and `0` for both zeros) | equality sets and a sorted set (score = the stored text read as an `f64`) |
 //! | `bool` | `1` / `0` | equality sets |
 //! | `Vec<u8>` | the bytes | equality sets |
 //! | [`Date`] (`chrono::NaiveDate`) | `2024-05-17` | equality sets and a sorted set (score = days since 1970-01-01) |
@@ -11,6 +11,17 @@
 //! | unit-only enums (`#[derive(FieldEnum)]`) | the variant's name | equality sets |
 //! | `Option<T>` | as `T`; `None` is no hash field at all | as `T`, with no entry for `None` |
 //! | any serde type with `#[model(json)]` | JSON text | not indexable |
+//!
+//! Equal numbers have one stored form, so one index set: `-0.0` is stored as `0`.
+//! The score of an `f32` is its stored text read as an `f64` (`0.1f32` scores
+//! `0.1`), the number a script reading the hash computes; range bounds use the same
+//! conversion, so `lte(0.1f32)` finds a stored `0.1f32`. A NaN round trips in a field
+//! without an index; an indexed field cannot hold one (a sorted-set score cannot be
+//! NaN), and sorting by a field that holds one is an error while it does.
+//!
+//! A `#[model(json)]` value that serde_json cannot write, or whose text would not read
+//! back (serde_json writes a NaN inside it as `null`), is
+//! [`Error::Encode`](crate::Error::Encode) at save, before anything is sent.
 //!
 //! Implement [`Field`] to store a type of your own.
 
@@ -302,6 +313,86 @@ mod tests {
         assert!(u32::from_stored(None).unwrap_err().contains("missing"));
         assert!(bool::from_stored(Some(b"yes")).is_err());
         assert!(NaiveDate::from_stored(Some(b"2024-13-01")).is_err());
+    }
+
+    #[test]
+    fn both_zeros_have_one_stored_form_and_score() {
+        for stored in [
+            (-0.0f64).to_stored(),
+            0.0f64.to_stored(),
+            (-0.0f32).to_stored(),
+        ] {
+            assert_eq!(stored.as_deref(), Some(&b"0"[..]));
+        }
+        for score in [(-0.0f64).score(), (-0.0f32).score(), Some(-0.0f64).score()] {
+            assert!(score.is_some_and(|s| s == 0.0 && s.is_sign_positive()));
+        }
+        assert_eq!(f64::from_stored(Some(b"-0")).unwrap(), 0.0);
+        round_trip(f64::INFINITY);
+        round_trip(f32::NEG_INFINITY);
+        assert!(
+            f64::from_stored(f64::NAN.to_stored().as_deref())
+                .unwrap()
+                .is_nan()
+        );
+    }
+
+    fn text_score<T: Field>(v: &T) -> f64 {
+        std::str::from_utf8(&v.to_stored().unwrap())
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_number_scores_its_stored_text_and_keeps_its_order(
+            a in proptest::num::f32::ANY,
+            b in proptest::num::f32::ANY,
+            x in proptest::num::f64::ANY,
+            i in proptest::num::i64::ANY,
+            u in proptest::num::u64::ANY,
+        ) {
+            for (v, s) in [(a, a.score()), (b, b.score())] {
+                let s = s.unwrap();
+                proptest::prop_assert!(s.to_bits() == text_score(&v).to_bits() || v.is_nan());
+                let back = f32::from_stored(v.to_stored().as_deref()).unwrap();
+                proptest::prop_assert!(back.to_bits() == (v + 0.0).to_bits() || (v.is_nan() && back.is_nan()));
+            }
+            if a < b {
+                proptest::prop_assert!(a.score() < b.score());
+            }
+            if !x.is_nan() {
+                proptest::prop_assert_eq!(x.score().unwrap(), text_score(&x));
+            }
+            proptest::prop_assert_eq!(i.score().unwrap(), text_score(&i));
+            proptest::prop_assert_eq!(u.score().unwrap(), text_score(&u));
+        }
+    }
+
+    #[test]
+    fn json_that_cannot_be_written_or_read_back_says_why() {
+        let mut tuple_keys = std::collections::HashMap::new();
+        tuple_keys.insert((1u8, 2u8), 3u8);
+        assert!(
+            json_to_stored(&tuple_keys)
+                .unwrap_err()
+                .contains("key must be a string")
+        );
+        assert!(
+            json_to_stored(&vec![f64::NAN])
+                .unwrap_err()
+                .contains("does not read back")
+        );
+        // A null that reads back is fine, so is the text "null" inside a string.
+        assert_eq!(
+            json_to_stored(&vec![None, Some(1.5)]).unwrap(),
+            b"[null,1.5]"
+        );
+        assert_eq!(
+            json_to_stored(&String::from("nullable")).unwrap(),
+            b"\"nullable\""
+        );
     }
 
     #[test]

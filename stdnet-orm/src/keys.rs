@@ -68,7 +68,8 @@ impl Keys {
         }
     }
 
-    /// The hash tag every key starts with: `{<namespace><app>.<name>}`.
+    /// The hash tag every key starts with: `{<namespace><app>.<name>}`, written as
+    /// the module docs say.
     pub fn prefix(&self) -> &str {
         &self.prefix
     }

@@ -38,10 +38,49 @@
 //! `#[model(pk)]`; 0 means "not saved yet"), `#[model(index)]` and
 //! `#[model(unique)]` add indexes, `prefix` beside either (`#[model(index, prefix)]`)
 //! lets a text field answer `startswith` too, `#[model(json)]` stores any serde type as JSON,
-//! `#[model(default)]` or `#[model(default = "expr")]` fills a field missing from the
-//! hash, and `#[model(validate = path)]` on the struct names a
+//! `#[model(default)]` or `#[model(default = "expr")]` gives a field a default (see
+//! below), and `#[model(validate = path)]` on the struct names a
 //! `fn(&Self) -> Result<(), Error>` run before every save. Field types: see
 //! [`field`]. Unit-only enums derive [`FieldEnum`] to be stored by variant name.
+//!
+//! `#[model(app = "...", name = "...")]` label the model (`name` is the type name in
+//! lower case by default). Both hold only ASCII letters, digits and `_`, so that two
+//! models never share keys (see [`keys`]). A field is stored under its name; a raw
+//! identifier drops its `r#`: `r#type: String` is the hash field `type` and the
+//! column `TYPE`.
+//!
+//! ## Defaults are stored
+//!
+//! A default is applied at save, as Python stdnet does: when a field's value has no
+//! stored form (an `Option` field's `None`), the default's is stored instead, so the
+//! hash, the field's indexes and range queries all hold what a read returns:
+//!
+//! ```
+//! # use stdnet_orm::Model;
+//! #[derive(Model)]
+//! struct Player {
+//!     id: u64,
+//!     #[model(index, default = "Some(1)")]
+//!     level: Option<u32>, // saved as None: stored, indexed and read back as Some(1)
+//! }
+//! ```
+//!
+//! A `None` can therefore not be stored in a field whose default is `Some`. On read,
+//! the default also fills a field the hash does not have (an instance saved before
+//! the field existed, or written outside the ORM); such an instance is not in the
+//! field's index until it is saved again. A `#[model(json)]` value always has a
+//! stored form (`None` is `null`), so there the default only fills a missing field.
+//!
+//! ## Values that cannot be stored
+//!
+//! Saving a `#[model(json)]` value that serde_json cannot write (a map with
+//! non-string keys, a `Serialize` that fails), or whose JSON would not read back (a
+//! NaN or infinite `f64` inside it, which serde_json writes as `null`), is
+//! [`Error::Encode`], naming the model, the field and why; nothing is sent, for the
+//! whole batch. Floats have one stored form per number: `-0.0` is stored as `0`, so
+//! `eq(0.0)` finds it; infinities are stored as `inf` / `-inf` and round trip, in
+//! indexes too; a NaN round trips in a field without an index (an indexed field
+//! cannot hold one, since a sorted-set score cannot be NaN).
 //!
 //! The derive also generates one typed [`Column`] constant per field (`User::AGE`)
 //! and `User::objects()`, the query of every instance.
@@ -73,6 +112,34 @@
 //! ```compile_fail
 //! #[derive(stdnet_orm::Model)]
 //! struct Odd { id: u64, when: std::time::Instant } // Instant is not a stdnet_orm::Field
+//! ```
+//!
+//! ```compile_fail
+//! #[derive(stdnet_orm::Model)]
+//! #[model(app = "a.b")] // "the model app \"a.b\" has '.': a model's app and name may hold only ASCII letters, digits and `_`..."
+//! struct A { id: u64 }
+//! ```
+//!
+//! ```compile_fail
+//! #[derive(stdnet_orm::Model)]
+//! #[model(name = "{x}")] // "the model name \"{x}\" has '{': ..."
+//! struct X { id: u64 }
+//! ```
+//!
+//! ```compile_fail
+//! #[derive(stdnet_orm::Model)]
+//! #[model(name = "")] // "the model `name` cannot be empty"
+//! struct Nameless { id: u64 }
+//! ```
+//!
+//! ```compile_fail
+//! #[derive(stdnet_orm::Model)]
+//! struct Ñandú { id: u64 } // "the model name \"ñandú\" has 'ñ': ...; name the model with #[model(name = \"...\")]"
+//! ```
+//!
+//! ```compile_fail
+//! #[derive(stdnet_orm::Model)]
+//! struct Counter { #[model(default = "5")] id: u64 } // "the primary key has no default: ..."
 //! ```
 //!
 //! # Keys
