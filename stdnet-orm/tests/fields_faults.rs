@@ -481,3 +481,26 @@ fn raw_identifiers_are_stored_under_their_plain_names() {
         (FieldKind::Number, IndexKind::Index)
     );
 }
+
+/// A raw identifier can be the primary key too, found by its plain name `id`.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(app = "faults")]
+struct r#Raw {
+    r#id: u64,
+    #[model(unique)]
+    r#in: u8,
+}
+
+#[test]
+fn a_raw_primary_key_and_type_name_work() {
+    let server = RedisServer::start();
+    let mut db = db(&server);
+    assert_eq!(
+        (Raw::META.label(), Raw::META.pk),
+        ("faults.raw".into(), "id")
+    );
+    let mut r = Raw { id: 0, r#in: 4 };
+    db.save(&mut r).unwrap();
+    assert_eq!(db.get_by(Raw::IN, 4).unwrap(), r);
+    assert_eq!((Raw::ID.name(), Raw::IN.name()), ("id", "in"));
+}

@@ -194,7 +194,7 @@ fn model(input: &DeriveInput) -> syn::Result<TokenStream2> {
     let pk_index = match parsed.iter().filter(|(_, a)| a.pk).count() {
         0 => parsed
             .iter()
-            .position(|(f, _)| f.ident.as_ref().is_some_and(|i| i == "id"))
+            .position(|(f, _)| f.ident.as_ref().is_some_and(|i| i.unraw() == "id"))
             .ok_or_else(|| {
                 syn::Error::new(
                     named.span(),
