@@ -116,6 +116,7 @@ pub mod keys;
 pub mod model;
 mod ops;
 pub mod query;
+pub mod repair;
 
 pub use db::{AsyncDb, Db};
 pub use error::{Error, Result};
@@ -126,6 +127,7 @@ pub use model::{
 };
 pub use ops::Row;
 pub use query::{Filter, IntoField, Order, Query};
+pub use repair::RepairReport;
 pub use stdnet_orm_derive::{FieldEnum, Model};
 
 /// Re-exports the generated code needs; not part of the API.
