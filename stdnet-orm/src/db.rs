@@ -174,6 +174,26 @@ macro_rules! operations {
                 Ok(n > 0)
             }
 
+            /// Adds `by` to a number field of `object`'s instance atomically (one
+            /// script: concurrent increments never lose an update) and moves its index
+            /// entries; returns the new value. Integers add exactly and refuse to
+            /// leave their type ([`Error::Overflow`]); floats add like `INCRBYFLOAT`.
+            /// Nothing is written on any error; an instance whose hash is gone is
+            /// [`Error::DoesNotExist`]. `object` is read for its id only. See
+            /// [`increment`](crate::increment).
+            pub $($async)? fn increment<M: Model, T: crate::Counter, I>(
+                $($recv)* $s,
+                object: &M,
+                column: Column<M, T, I>,
+                by: T::Delta,
+            ) -> Result<T> {
+                if object.pk() == 0 {
+                    return Err(Error::DoesNotExist { model: M::META.label() });
+                }
+                let call = crate::increment::increment_call(&$s.keys::<M>(), object.pk(), column, by)?;
+                crate::increment::increment_reply($s.eval(call) $($aw)* ?, object.pk(), column, by)
+            }
+
             /// Rebuilds the indexes of model `M` from its hashes, in bounded steps,
             /// and reports what it fixed: ids whose hash is gone, entries that disagree
             /// with their hash, entries a hash lacks (a newly declared index on saved

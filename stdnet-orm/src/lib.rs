@@ -112,6 +112,7 @@ extern crate self as stdnet_orm;
 mod db;
 pub mod error;
 pub mod field;
+pub mod increment;
 pub mod keys;
 pub mod model;
 mod ops;
@@ -121,6 +122,7 @@ pub mod repair;
 pub use db::{AsyncDb, Db};
 pub use error::{Error, Result};
 pub use field::{Date, Field, FieldKind, NumericField, TextField, Timestamp};
+pub use increment::Counter;
 pub use model::{
     Column, FieldMeta, Filterable, IndexKind, Indexed, Model, ModelMeta, Plain, PrefixFilterable,
     PrefixIndexed, PrefixUnique, Unique,

@@ -78,6 +78,11 @@ local function unindex_stored(id, key)
   end
 end
 
+-- True if `key` is an instance hash whose field i holds `value`.
+local function holds(key, i, value)
+  return redis.call('TYPE', key).ok == 'hash' and redis.call('HGET', key, names[i]) == value
+end
+
 -- A glob pattern matching `text` literally (for SCAN MATCH).
 local function glob_literal(text)
   return (string.gsub(text, '[%*%?%[%]\\]', '\\%0'))

@@ -57,11 +57,6 @@ local ghosts, ids_added, raised, changed = 0, 0, 0, 0
 local added, removed, clashes = {}, {}, {}
 for i = 1, nfields do added[i] = 0; removed[i] = 0 end
 
--- True if `key` is an instance hash whose field i holds `value`.
-local function holds(key, i, value)
-  return redis.call('TYPE', key).ok == 'hash' and redis.call('HGET', key, names[i]) == value
-end
-
 -- Decimal id strings compared as numbers (ids pass 2^53, where doubles are inexact).
 local function id_greater(a, b)
   if #a ~= #b then return #a > #b end
