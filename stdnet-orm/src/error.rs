@@ -66,7 +66,7 @@ pub enum Error {
     },
     /// [`Db::increment`](crate::Db::increment) would take a field out of its
     /// type's range (or a float to infinity); nothing was written.
-    #[error("cannot add {by} to {model} {id} field {field} = {value}: {reason}")]
+    #[error("cannot increment {model} {id} field {field} = {value}: {reason}")]
     Overflow {
         /// The model's label.
         model: String,
@@ -76,9 +76,7 @@ pub enum Error {
         field: String,
         /// Its stored value, left as it was.
         value: String,
-        /// The amount.
-        by: String,
-        /// Why not.
+        /// Why not, with the amount.
         reason: String,
     },
     /// The connection or the server failed.

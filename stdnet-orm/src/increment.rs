@@ -150,8 +150,7 @@ pub(crate) fn increment_reply<M: Model, T: Counter, I>(
             id,
             field: column.name().to_owned(),
             value: text(1),
-            by: by.to_string(),
-            reason: format!("the result does not fit a {type_name}"),
+            reason: format!("adding {by} does not fit a {type_name}"),
         }),
         b"unique" => Err(Error::Unique {
             model: M::META.label(),

@@ -306,7 +306,7 @@ fn any_f32() -> impl Strategy<Value = f32> {
 fn float_results_are_the_rust_sum_stored_as_rust_writes_it() {
     let server = RedisServer::start();
     let mut db = db(&server);
-    let mut con = raw(&server);
+    let con = raw(&server);
     let mut a = account(1);
     db.save(&mut a).unwrap();
     let config = ProptestConfig {
@@ -324,26 +324,23 @@ fn float_results_are_the_rust_sum_stored_as_rust_writes_it() {
         a.balance = x;
         a.ratio = r;
         db.save(a).unwrap();
-        let sum = x + by;
-        match db.increment(&*a, Account::BALANCE, by) {
-            Ok(got) => {
-                prop_assert!(sum.is_finite());
-                prop_assert_eq!(got.to_bits(), sum.to_bits(), "{} + {}", x, by);
-                prop_assert_eq!(stored(con, a.id, "balance").unwrap(), sum.to_string());
-            }
-            Err(Error::Overflow { .. }) => prop_assert!(!sum.is_finite()),
-            Err(e) => return Err(TestCaseError::fail(format!("{x} + {by}: {e}"))),
+        // The script's sum and stored text against Rust's, for one float column.
+        macro_rules! check {
+            ($column:expr, $field:literal, $x:expr, $by:expr) => {{
+                let sum = $x + $by;
+                match db.increment(&*a, $column, $by) {
+                    Ok(got) => {
+                        prop_assert!(sum.is_finite());
+                        prop_assert_eq!(got.to_bits(), sum.to_bits(), "{} + {}", $x, $by);
+                        prop_assert_eq!(stored(con, a.id, $field).unwrap(), sum.to_string());
+                    }
+                    Err(Error::Overflow { .. }) => prop_assert!(!sum.is_finite()),
+                    Err(e) => return Err(TestCaseError::fail(format!("{} + {}: {e}", $x, $by))),
+                }
+            }};
         }
-        let rsum = r + rby;
-        match db.increment(&*a, Account::RATIO, rby) {
-            Ok(got) => {
-                prop_assert!(rsum.is_finite());
-                prop_assert_eq!(got.to_bits(), rsum.to_bits(), "{} + {}", r, rby);
-                prop_assert_eq!(stored(con, a.id, "ratio").unwrap(), rsum.to_string());
-            }
-            Err(Error::Overflow { .. }) => prop_assert!(!rsum.is_finite()),
-            Err(e) => return Err(TestCaseError::fail(format!("{r} + {rby}: {e}"))),
-        }
+        check!(Account::BALANCE, "balance", x, by);
+        check!(Account::RATIO, "ratio", r, rby);
         Ok(())
     });
     if let Err(e) = result {

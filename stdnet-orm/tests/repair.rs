@@ -140,60 +140,49 @@ fn damage(db: &mut Db, con: &mut Connection) -> Vec<User> {
     ];
     db.save_all(&mut users).unwrap();
     let k = keys();
-    let id = |n: usize| users[n].id.to_string();
-    // ann's hash is gone: a ghost with every entry (username: unique + prefix;
-    // country, role: a set each; age: a set and a score).
-    run(con, &[b"DEL", k.instance(users[0].id).as_bytes()]);
-    // bob: a stale country entry, and a unique value he does not hold.
-    run(
-        con,
-        &[b"SADD", &k.index("country", b"XX"), id(1).as_bytes()],
+    let [bob, cid, dan, eve] = [1, 2, 3, 4].map(|n| users[n].id.to_string().into_bytes());
+    let ann_hash = k.instance(users[0].id).into_bytes();
+    let (ids, uni, age, lex) = (
+        k.ids(),
+        k.unique("username"),
+        k.numeric("age"),
+        k.lex("username"),
     );
-    run(
-        con,
-        &[
-            b"HSET",
-            k.unique("username").as_bytes(),
-            b"nobody",
-            id(1).as_bytes(),
-        ],
+    let (xx, it, member) = (
+        k.index("country", b"XX"),
+        k.index("country", b"IT"),
+        k.index("role", b"Member"),
     );
-    // cid: missing from his country set, his age score, and his unique entry.
-    run(
-        con,
-        &[b"SREM", &k.index("country", b"IT"), id(2).as_bytes()],
+    let dan_lex = [&b"dan\0"[..], &dan].concat();
+    let (ids, uni, age, lex) = (
+        ids.as_bytes(),
+        uni.as_bytes(),
+        age.as_bytes(),
+        lex.as_bytes(),
     );
-    run(
-        con,
-        &[b"ZREM", k.numeric("age").as_bytes(), id(2).as_bytes()],
-    );
-    run(con, &[b"HDEL", k.unique("username").as_bytes(), b"cid"]);
-    // dan: a wrong score, and missing from his prefix set.
-    run(
-        con,
-        &[
-            b"ZADD",
-            k.numeric("age").as_bytes(),
-            b"999",
-            id(3).as_bytes(),
-        ],
-    );
-    run(
-        con,
-        &[
-            b"ZREM",
-            k.lex("username").as_bytes(),
-            format!("dan\0{}", id(3)).as_bytes(),
-        ],
-    );
-    // eve: missing from the id set.
-    run(con, &[b"ZREM", k.ids().as_bytes(), id(4).as_bytes()]);
-    // Members that are not ids.
-    run(con, &[b"SADD", &k.index("role", b"Member"), b"007"]);
-    run(
-        con,
-        &[b"ZADD", k.lex("username").as_bytes(), b"0", b"zed\0x"],
-    );
+    let plants: [&[&[u8]]; 11] = [
+        // ann's hash is gone: a ghost with every entry (username: unique + prefix;
+        // country, role: a set each; age: a set and a score).
+        &[b"DEL", &ann_hash],
+        // bob: a stale country entry, and a unique value he does not hold.
+        &[b"SADD", &xx, &bob],
+        &[b"HSET", uni, b"nobody", &bob],
+        // cid: missing from his country set, his age score, and his unique entry.
+        &[b"SREM", &it, &cid],
+        &[b"ZREM", age, &cid],
+        &[b"HDEL", uni, b"cid"],
+        // dan: a wrong score, and missing from his prefix set.
+        &[b"ZADD", age, b"999", &dan],
+        &[b"ZREM", lex, &dan_lex],
+        // eve: missing from the id set.
+        &[b"ZREM", ids, &eve],
+        // Members that are not ids.
+        &[b"SADD", &member, b"007"],
+        &[b"ZADD", lex, b"0", b"zed\0x"],
+    ];
+    for args in plants {
+        run(con, args);
+    }
     users
 }
 
