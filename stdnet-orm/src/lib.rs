@@ -83,7 +83,11 @@
 //! # Writes
 //!
 //! Saves and deletes are Lua scripts: one round trip, atomic, indexes always in step
-//! with the hashes. See [`Db::save`], [`Db::save_all`], [`Db::update`], [`Db::delete`].
+//! with the hashes. See [`Db::save`], [`Db::save_all`], [`Db::update`], [`Db::delete`],
+//! and [`Db::increment`] for a counter that concurrent clients update without losing
+//! an update. [`Db::repair`] rebuilds a model's indexes from its hashes when they were
+//! changed outside the ORM (a hash deleted or expired by hand) or when an index is
+//! declared on saved data; see [`repair`] for its cost and guarantees.
 //!
 //! Every key a script can know before it runs is passed in `KEYS`, which is what Redis
 //! Cluster routing and key-pattern ACLs look at: the id set and counter, each indexed
