@@ -161,10 +161,55 @@ macro_rules! operations {
             }
 
             /// Deletes an instance and every index entry of it; false if it did not exist.
+            ///
+            /// An instance whose hash is gone (deleted or expired outside the ORM)
+            /// returns false and its index entries are removed: those keyed by id
+            /// directly, those keyed by value (equality sets, unique and prefix
+            /// entries) from the values `object` holds. Entries under other values
+            /// (a copy older than the lost hash) stay; queries skip them and
+            /// [`repair`](Self::repair) removes them.
             pub $($async)? fn delete<M: Model>($($recv)* $s, object: &M) -> Result<bool> {
-                let call = ops::delete_call::<M>(&$s.keys::<M>(), &[object.pk()]);
+                let call = ops::delete_call::<M>(&$s.keys::<M>(), &[object]);
                 let n: i64 = resp_conn::FromFrame::from_frame($s.eval(call) $($aw)* ?)?;
                 Ok(n > 0)
+            }
+
+            /// Adds `by` to a number field of `object`'s instance atomically (one
+            /// script: concurrent increments never lose an update) and moves its index
+            /// entries; returns the new value. Integers add exactly and refuse to
+            /// leave their type ([`Error::Overflow`]); floats add like `INCRBYFLOAT`.
+            /// Nothing is written on any error; an instance whose hash is gone is
+            /// [`Error::DoesNotExist`]. `object` is read for its id only. See
+            /// [`increment`](crate::increment).
+            pub $($async)? fn increment<M: Model, T: crate::Counter, I>(
+                $($recv)* $s,
+                object: &M,
+                column: Column<M, T, I>,
+                by: T::Delta,
+            ) -> Result<T> {
+                if object.pk() == 0 {
+                    return Err(Error::DoesNotExist { model: M::META.label() });
+                }
+                let call = crate::increment::increment_call(&$s.keys::<M>(), object.pk(), column, by)?;
+                crate::increment::increment_reply($s.eval(call) $($aw)* ?, object.pk(), column, by)
+            }
+
+            /// Rebuilds the indexes of model `M` from its hashes, in bounded steps,
+            /// and reports what it fixed: ids whose hash is gone, entries that disagree
+            /// with their hash, entries a hash lacks (a newly declared index on saved
+            /// data), unique values held twice. Safe to run while writers run; see
+            /// [`repair`](crate::repair) for what it guarantees and what it costs.
+            pub $($async)? fn repair<M: Model>($($recv)* $s) -> Result<crate::RepairReport> {
+                let mut job = crate::repair::Repair::<M>::new($s.keys::<M>());
+                while let Some(request) = job.next_request() {
+                    let reply = match request {
+                        crate::repair::Request::Command(c) => $s.command(&c) $($aw)* ?,
+                        crate::repair::Request::Pipeline(p) => $s.pipeline(&p) $($aw)* ?,
+                        crate::repair::Request::Script(inv) => $s.eval(inv) $($aw)* ?,
+                    };
+                    job.feed(reply)?;
+                }
+                Ok(job.into_report())
             }
 
             /// The instance with this id, or [`Error::DoesNotExist`].

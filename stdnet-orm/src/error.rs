@@ -75,6 +75,21 @@ pub enum Error {
         /// Why not.
         reason: String,
     },
+    /// [`Db::increment`](crate::Db::increment) would take a field out of its
+    /// type's range (or a float to infinity); nothing was written.
+    #[error("cannot increment {model} {id} field {field} = {value}: {reason}")]
+    Overflow {
+        /// The model's label.
+        model: String,
+        /// The instance's id.
+        id: u64,
+        /// The field.
+        field: String,
+        /// Its stored value, left as it was.
+        value: String,
+        /// Why not, with the amount.
+        reason: String,
+    },
     /// The connection or the server failed.
     #[error(transparent)]
     Connection(#[from] resp_conn::Error),

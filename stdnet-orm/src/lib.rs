@@ -150,7 +150,11 @@
 //! # Writes
 //!
 //! Saves and deletes are Lua scripts: one round trip, atomic, indexes always in step
-//! with the hashes. See [`Db::save`], [`Db::save_all`], [`Db::update`], [`Db::delete`].
+//! with the hashes. See [`Db::save`], [`Db::save_all`], [`Db::update`], [`Db::delete`],
+//! and [`Db::increment`] for a counter that concurrent clients update without losing
+//! an update. [`Db::repair`] rebuilds a model's indexes from its hashes when they were
+//! changed outside the ORM (a hash deleted or expired by hand) or when an index is
+//! declared on saved data; see [`repair`] for its cost and guarantees.
 //!
 //! Every key a script can know before it runs is passed in `KEYS`, which is what Redis
 //! Cluster routing and key-pattern ACLs look at: the id set and counter, each indexed
@@ -179,20 +183,24 @@ extern crate self as stdnet_orm;
 mod db;
 pub mod error;
 pub mod field;
+pub mod increment;
 pub mod keys;
 pub mod model;
 mod ops;
 pub mod query;
+pub mod repair;
 
 pub use db::{AsyncDb, Db};
 pub use error::{Error, Result};
 pub use field::{Date, Field, FieldKind, NumericField, TextField, Timestamp};
+pub use increment::Counter;
 pub use model::{
     Column, FieldMeta, Filterable, IndexKind, Indexed, Model, ModelMeta, Plain, PrefixFilterable,
     PrefixIndexed, PrefixUnique, Unique,
 };
 pub use ops::Row;
 pub use query::{Filter, IntoField, Order, Query};
+pub use repair::RepairReport;
 pub use stdnet_orm_derive::{FieldEnum, Model};
 
 /// Re-exports the generated code needs; not part of the API.

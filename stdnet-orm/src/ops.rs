@@ -30,6 +30,18 @@ pub(crate) fn delete_script() -> &'static Script {
     script(&CELL, include_str!("lua/delete.lua"))
 }
 
+/// The repair script (one bounded step of `Db::repair`).
+pub(crate) fn repair_script() -> &'static Script {
+    static CELL: OnceLock<Script> = OnceLock::new();
+    script(&CELL, include_str!("lua/repair.lua"))
+}
+
+/// The increment script.
+pub(crate) fn increment_script() -> &'static Script {
+    static CELL: OnceLock<Script> = OnceLock::new();
+    script(&CELL, include_str!("lua/increment.lua"))
+}
+
 /// The query script.
 pub(crate) fn query_script() -> &'static Script {
     static CELL: OnceLock<Script> = OnceLock::new();
@@ -38,14 +50,14 @@ pub(crate) fn query_script() -> &'static Script {
 
 /// An invocation being built, and the position (1-based, as in Lua) that the next
 /// key it declares will have in `KEYS`.
-struct Call {
-    inv: ScriptInvocation<'static>,
+pub(crate) struct Call {
+    pub(crate) inv: ScriptInvocation<'static>,
     next_key: usize,
 }
 
 impl Call {
     /// Declares `key` and returns its position in `KEYS`.
-    fn key(&mut self, key: impl resp_conn::ToArg) -> usize {
+    pub(crate) fn key(&mut self, key: impl resp_conn::ToArg) -> usize {
         self.inv.key(key);
         self.next_key += 1;
         self.next_key - 1
@@ -55,7 +67,7 @@ impl Call {
 /// Starts an invocation with the common header (see `lua/common.lua`): in ARGV the
 /// prefix, label and field table; in KEYS the id set, the counter, and each field's
 /// unique hash, numeric and lexicographic sorted sets.
-fn header(script: &'static Script, keys: &Keys, fields: &[&FieldMeta]) -> Call {
+pub(crate) fn header(script: &'static Script, keys: &Keys, fields: &[&FieldMeta]) -> Call {
     let mut call = Call {
         inv: script.prepare(),
         next_key: 1,
@@ -82,7 +94,7 @@ fn header(script: &'static Script, keys: &Keys, fields: &[&FieldMeta]) -> Call {
     call
 }
 
-fn all_fields<M: Model>() -> Vec<&'static FieldMeta> {
+pub(crate) fn all_fields<M: Model>() -> Vec<&'static FieldMeta> {
     M::META.fields.iter().collect()
 }
 
@@ -270,12 +282,25 @@ fn bad_save_reply(got: impl Into<String>) -> Error {
     })
 }
 
-/// The delete of instances by id.
-pub(crate) fn delete_call<M: Model>(keys: &Keys, ids: &[u64]) -> ScriptInvocation<'static> {
+/// The delete of `objects`, with their values of the indexed fields: the script
+/// unindexes an instance from its stored values, and uses the ones sent only for a
+/// ghost (its hash is gone), whose values the server no longer has.
+pub(crate) fn delete_call<M: Model>(keys: &Keys, objects: &[&M]) -> ScriptInvocation<'static> {
     let mut call = header(delete_script(), keys, &all_fields::<M>());
-    for id in ids {
-        call.key(keys.instance(*id));
-        call.inv.arg(*id);
+    let indexed: Vec<usize> = (0..M::META.fields.len())
+        .filter(|&i| M::META.fields[i].is_indexed())
+        .collect();
+    for obj in objects {
+        call.key(keys.instance(obj.pk()));
+        let values: Vec<Option<Vec<u8>>> = indexed.iter().map(|&i| obj.field_value(i)).collect();
+        let mask: String = values
+            .iter()
+            .map(|v| if v.is_some() { '1' } else { '0' })
+            .collect();
+        call.inv.arg(obj.pk()).arg(mask);
+        for value in values.iter().flatten() {
+            call.inv.arg(value.as_slice());
+        }
     }
     call.inv
 }

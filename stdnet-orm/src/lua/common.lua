@@ -78,13 +78,94 @@ local function unindex_stored(id, key)
   end
 end
 
+-- True if `key` is an instance hash whose field i holds `value`.
+local function holds(key, i, value)
+  return redis.call('TYPE', key).ok == 'hash' and redis.call('HGET', key, names[i]) == value
+end
+
+-- A glob pattern matching `text` literally (for SCAN MATCH).
+local function glob_literal(text)
+  return (string.gsub(text, '[%*%?%[%]\\]', '\\%0'))
+end
+
+-- Runs a SCAN-family command (`SCAN`, or `HSCAN`/`ZSCAN`/`SSCAN` with `key`) from
+-- cursor 0 until it comes back to 0, handing each batch of the reply to `each`;
+-- `extra` goes after the cursor.
+local function scan_all(command, key, extra, each)
+  local cursor = '0'
+  repeat
+    local reply
+    if key then
+      reply = redis.call(command, key, cursor, unpack(extra))
+    else
+      reply = redis.call(command, cursor, unpack(extra))
+    end
+    cursor = reply[1]
+    each(reply[2])
+  until cursor == '0'
+end
+
+-- Removes the entries of ghost `id` (listed, but its hash is gone) that are keyed by
+-- value when the values are not known: it scans the model's unique hashes and
+-- lexicographic sets, and the keyspace for the model's per-value index sets. The
+-- cost is that of reading every such entry of the model and a SCAN of the whole
+-- database, inside the script: the price of a ghost met without its values (a
+-- `delete_matching` that finds one). `Db::repair` does the same in bounded steps.
+local function forget_ghost_values(id)
+  for i = 1, nfields do
+    local f = flags[i]
+    if has(f, 'u') then
+      scan_all('HSCAN', uni_key(i), { 'COUNT', 1000 }, function(items)
+        for k = 1, #items, 2 do
+          if items[k + 1] == id then redis.call('HDEL', uni_key(i), items[k]) end
+        end
+      end)
+    end
+    if has(f, 't') then
+      local suffix = '\0' .. id
+      scan_all('ZSCAN', lex_key(i), { 'COUNT', 1000 }, function(items)
+        for k = 1, #items, 2 do
+          local m = items[k]
+          if string.sub(m, -#suffix) == suffix then redis.call('ZREM', lex_key(i), m) end
+        end
+      end)
+    end
+    if has(f, 'i') then
+      local pattern = glob_literal(prefix .. ':idx:' .. names[i] .. ':') .. '*'
+      scan_all('SCAN', nil, { 'MATCH', pattern, 'COUNT', 1000, 'TYPE', 'set' }, function(found)
+        for _, key in ipairs(found) do redis.call('SREM', key, id) end
+      end)
+    end
+  end
+end
+
 -- Deletes instance `id` (whose hash is `key`, if the caller has it) with every index
 -- entry; returns 1 if it existed.
-local function delete_instance(id, key)
+--
+-- A ghost (an id whose hash is gone: deleted or expired outside the ORM) returns 0,
+-- and its index entries go too. Entries keyed by id (the id set, numeric sets) are
+-- removed directly. Entries keyed by value are removed from `values`, the ghost's
+-- values of the indexed fields in `indexed` order (false where it has none), when
+-- the caller knows them (`Db::delete` sends the object's); without `values` they are
+-- found by scanning (see forget_ghost_values).
+local function delete_instance(id, key, values)
   key = key or obj_key(id)
-  if redis.call('EXISTS', key) == 0 then return 0 end
-  unindex_stored(id, key)
-  redis.call('DEL', key)
+  if redis.call('EXISTS', key) == 1 then
+    unindex_stored(id, key)
+    redis.call('DEL', key)
+    redis.call('ZREM', ids_zset, id)
+    return 1
+  end
+  if values then
+    for k, i in ipairs(indexed) do
+      if values[k] then unindex(i, id, values[k]) end
+    end
+  else
+    forget_ghost_values(id)
+  end
+  for i = 1, nfields do
+    if has(flags[i], 'n') then redis.call('ZREM', num_key(i), id) end
+  end
   redis.call('ZREM', ids_zset, id)
-  return 1
+  return 0
 end
