@@ -169,7 +169,7 @@ macro_rules! operations {
             /// (a copy older than the lost hash) stay; queries skip them and
             /// [`repair`](Self::repair) removes them.
             pub $($async)? fn delete<M: Model>($($recv)* $s, object: &M) -> Result<bool> {
-                let call = ops::delete_call::<M>(&$s.keys::<M>(), &[object]);
+                let call = ops::delete_call::<M>(&$s.keys::<M>(), &[object])?;
                 let n: i64 = resp_conn::FromFrame::from_frame($s.eval(call) $($aw)* ?)?;
                 Ok(n > 0)
             }

@@ -285,14 +285,20 @@ fn bad_save_reply(got: impl Into<String>) -> Error {
 /// The delete of `objects`, with their values of the indexed fields: the script
 /// unindexes an instance from its stored values, and uses the ones sent only for a
 /// ghost (its hash is gone), whose values the server no longer has.
-pub(crate) fn delete_call<M: Model>(keys: &Keys, objects: &[&M]) -> ScriptInvocation<'static> {
+pub(crate) fn delete_call<M: Model>(
+    keys: &Keys,
+    objects: &[&M],
+) -> Result<ScriptInvocation<'static>> {
     let mut call = header(delete_script(), keys, &all_fields::<M>());
     let indexed: Vec<usize> = (0..M::META.fields.len())
         .filter(|&i| M::META.fields[i].is_indexed())
         .collect();
     for obj in objects {
         call.key(keys.instance(obj.pk()));
-        let values: Vec<Option<Vec<u8>>> = indexed.iter().map(|&i| obj.field_value(i)).collect();
+        let values: Vec<Option<Vec<u8>>> = indexed
+            .iter()
+            .map(|&i| obj.field_value(i))
+            .collect::<Result<_>>()?;
         let mask: String = values
             .iter()
             .map(|v| if v.is_some() { '1' } else { '0' })
@@ -302,7 +308,7 @@ pub(crate) fn delete_call<M: Model>(keys: &Keys, objects: &[&M]) -> ScriptInvoca
             call.inv.arg(value.as_slice());
         }
     }
-    call.inv
+    Ok(call.inv)
 }
 
 /// Queries limited to at most this many instances load them inside the query script
