@@ -121,8 +121,8 @@ pub use db::{AsyncDb, Db};
 pub use error::{Error, Result};
 pub use field::{Date, Field, FieldKind, NumericField, TextField, Timestamp};
 pub use model::{
-    Column, FieldMeta, Filterable, IndexKind, Indexed, Model, ModelMeta, Plain, PrefixFilterable,
-    PrefixIndexed, PrefixUnique, Unique,
+    Column, FieldMeta, Filterable, IndexKind, Indexed, MAX_ID, Model, ModelMeta, Plain,
+    PrefixFilterable, PrefixIndexed, PrefixUnique, Unique,
 };
 pub use ops::Row;
 pub use query::{Filter, IntoField, Order, Query};
