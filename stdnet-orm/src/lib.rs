@@ -39,7 +39,8 @@
 //! `#[model(unique)]` add indexes, `prefix` beside either (`#[model(index, prefix)]`)
 //! lets a text field answer `startswith` too, `#[model(json)]` stores any serde type as JSON,
 //! `#[model(default)]` or `#[model(default = "expr")]` fills a field missing from the
-//! hash, and `#[model(validate = path)]` on the struct names a
+//! hash, `#[model(version)]` on a `u64` field makes saves optimistic (see
+//! [`Model::version`]: a stale version is [`Error::Conflict`]), and `#[model(validate = path)]` on the struct names a
 //! `fn(&Self) -> Result<(), Error>` run before every save. Field types: see
 //! [`field`]. Unit-only enums derive [`FieldEnum`] to be stored by variant name.
 //!
@@ -84,6 +85,14 @@
 //!
 //! Saves and deletes are Lua scripts: one round trip, atomic, indexes always in step
 //! with the hashes. See [`Db::save`], [`Db::save_all`], [`Db::update`], [`Db::delete`].
+//!
+//! A save writes everything or nothing. Redis does not roll a script back, so what
+//! would make a write fail is refused first: NaN in a number field, ids above
+//! [`MAX_ID`] (2^53 - 1) and a batch naming one id twice before anything is sent;
+//! unique clashes, stale versions, an update of an instance whose hash is gone, no id
+//! left, and keys of the wrong type where the save writes (or a counter that is not a
+//! number) inside the script, before its first write. The script needs Redis 7.0
+//! (it checks the types of a batch's index sets with one `SINTERCARD`).
 //!
 //! Every key a script can know before it runs is passed in `KEYS`, which is what Redis
 //! Cluster routing and key-pattern ACLs look at: the id set and counter, each indexed
