@@ -130,7 +130,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Update one field; its index moves with it.
     let mut bob = db.get_by(User::USERNAME, "bob")?;
     bob.age = 18;
-    db.update(&bob, &["age"])?;
+    db.update(&mut bob, &["age"])?;
     println!(
         "adults now: {}",
         db.count(&User::objects().filter(User::AGE.gte(18)))?

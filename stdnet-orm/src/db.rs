@@ -128,14 +128,26 @@ macro_rules! operations {
             }
 
             /// Saves an instance: inserts it (assigning the next id if its id is 0) or
-            /// updates it, with every index, atomically in one round trip. A unique
-            /// clash writes nothing and is [`Error::Unique`]; validation runs first.
+            /// updates it, with every index, atomically in one round trip. An explicit
+            /// id whose hash does not exist is inserted with that id.
+            ///
+            /// Everything or nothing is written. Before anything is sent: the
+            /// model's `validate` hook, ids above [`MAX_ID`](crate::MAX_ID)
+            /// ([`Error::InvalidId`]), NaN in a number field ([`Error::InvalidValue`];
+            /// infinities are valid). Inside the script, before its first write: a
+            /// unique value taken ([`Error::Unique`]; by an instance whose hash still
+            /// exists), a stale `#[model(version)]` ([`Error::Conflict`]), no id left
+            /// ([`Error::IdsExhausted`]), a key to be written holding another type or
+            /// a counter that is not a number ([`Error::Corrupt`]). On success the
+            /// instance gets its id and, with a version field, its new version.
             pub $($async)? fn save<M: Model>($($recv)* $s, object: &mut M) -> Result<()> {
                 $s.save_all(std::slice::from_mut(object)) $($aw)*
             }
 
-            /// Saves many instances in one script: all of them, or none if any unique
-            /// value clashes (with stored data or within the batch).
+            /// Saves many instances in one script: all of them, or none if any of
+            /// them fails a check of [`save`](Self::save) (a unique value may also
+            /// clash within the batch). A batch naming one id twice is
+            /// [`Error::DuplicateId`] before anything is sent.
             pub $($async)? fn save_all<M: Model>($($recv)* $s, objects: &mut [M]) -> Result<()> {
                 if objects.is_empty() {
                     return Ok(());
@@ -144,19 +156,26 @@ macro_rules! operations {
                 let pks: Vec<u64> = objects.iter().map(|o| o.pk()).collect();
                 let ids = ops::save_reply::<M>($s.eval(call) $($aw)* ?, pks)?;
                 for (object, id) in objects.iter_mut().zip(ids) {
+                    object.set_version(ops::saved_version(&*object));
                     object.set_pk(id);
                 }
                 Ok(())
             }
 
             /// Updates only the named fields of a saved instance (and only their
-            /// indexes); other stored fields are left as they are.
-            pub $($async)? fn update<M: Model>($($recv)* $s, object: &M, fields: &[&str]) -> Result<()> {
+            /// indexes); other stored fields are left as they are. An instance whose
+            /// hash no longer exists (deleted by another client, or outside the ORM)
+            /// is [`Error::DoesNotExist`] and nothing is written: an update never
+            /// brings back part of an instance. With a `#[model(version)]` field the
+            /// version is checked and bumped as by [`save`](Self::save), and set on
+            /// `object`.
+            pub $($async)? fn update<M: Model>($($recv)* $s, object: &mut M, fields: &[&str]) -> Result<()> {
                 if object.pk() == 0 {
                     return Err(Error::DoesNotExist { model: M::META.label() });
                 }
-                let call = ops::save_call(&$s.keys::<M>(), [object], Some(fields))?;
+                let call = ops::save_call(&$s.keys::<M>(), [&*object], Some(fields))?;
                 ops::save_reply::<M>($s.eval(call) $($aw)* ?, [object.pk()])?;
+                object.set_version(ops::saved_version(&*object));
                 Ok(())
             }
 

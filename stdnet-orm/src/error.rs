@@ -90,6 +90,63 @@ pub enum Error {
         /// Why not, with the amount.
         reason: String,
     },
+    /// A value the server cannot store or order (a NaN in a number field); nothing
+    /// was sent.
+    #[error("invalid value for {model}.{field}: {value}: {reason}")]
+    InvalidValue {
+        /// The model's label.
+        model: String,
+        /// The field.
+        field: String,
+        /// The value, as text.
+        value: String,
+        /// Why it cannot be stored.
+        reason: &'static str,
+    },
+    /// An explicit id above [`MAX_ID`](crate::MAX_ID); nothing was sent.
+    #[error("{model} id {id} is out of range: ids go from 1 to 2^53 - 1")]
+    InvalidId {
+        /// The model's label.
+        model: String,
+        /// The refused id.
+        id: u64,
+    },
+    /// The id counter has reached [`MAX_ID`](crate::MAX_ID): no id is left for a new
+    /// instance; nothing was written (instances with an id still save).
+    #[error("{model} has no id left for a new instance (the counter is at 2^53 - 1)")]
+    IdsExhausted {
+        /// The model's label.
+        model: String,
+    },
+    /// A batch names the same instance twice; nothing was sent.
+    #[error("the batch saves {model} {id} more than once")]
+    DuplicateId {
+        /// The model's label.
+        model: String,
+        /// The id named twice.
+        id: u64,
+    },
+    /// Optimistic concurrency: the instance's version is not the stored one (another
+    /// save came first, or the instance was deleted); nothing was written.
+    #[error("{model} {id} was changed or deleted since it was read (stale version)")]
+    Conflict {
+        /// The model's label.
+        model: String,
+        /// The instance's id.
+        id: u64,
+    },
+    /// A key the save would write holds something the ORM did not write there (a key
+    /// of the wrong type, a counter that is not a number, the hash of a new id already
+    /// taken); nothing was written.
+    #[error("cannot save {model}: key {key}: {reason}")]
+    Corrupt {
+        /// The model's label.
+        model: String,
+        /// The key.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The connection or the server failed.
     #[error(transparent)]
     Connection(#[from] resp_conn::Error),

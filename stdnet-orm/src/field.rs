@@ -15,9 +15,9 @@
 //! Equal numbers have one stored form, so one index set: `-0.0` is stored as `0`.
 //! The score of an `f32` is its stored text read as an `f64` (`0.1f32` scores
 //! `0.1`), the number a script reading the hash computes; range bounds use the same
-//! conversion, so `lte(0.1f32)` finds a stored `0.1f32`. A NaN round trips in a field
-//! without an index; an indexed field cannot hold one (a sorted-set score cannot be
-//! NaN), and sorting by a field that holds one is an error while it does.
+//! conversion, so `lte(0.1f32)` finds a stored `0.1f32`. A NaN cannot be saved in any
+//! number field, indexed or not ([`Error::InvalidValue`](crate::Error::InvalidValue),
+//! nothing sent): a sorted-set score cannot be NaN, and any field can be sorted by.
 //!
 //! A `#[model(json)]` value that serde_json cannot write, or whose text would not read
 //! back (serde_json writes a NaN inside it as `null`), is

@@ -163,6 +163,7 @@ mod tests {
             name,
             pk: "id",
             fields: &[],
+            version: None,
         }
     }
 

@@ -39,7 +39,9 @@
 //! `#[model(unique)]` add indexes, `prefix` beside either (`#[model(index, prefix)]`)
 //! lets a text field answer `startswith` too, `#[model(json)]` stores any serde type as JSON,
 //! `#[model(default)]` or `#[model(default = "expr")]` gives a field a default (see
-//! below), and `#[model(validate = path)]` on the struct names a
+//! below), `#[model(version)]` on a `u64` field makes saves optimistic (see
+//! [`Model::version`]: a stale version is [`Error::Conflict`]), and
+//! `#[model(validate = path)]` on the struct names a
 //! `fn(&Self) -> Result<(), Error>` run before every save. Field types: see
 //! [`field`]. Unit-only enums derive [`FieldEnum`] to be stored by variant name.
 //!
@@ -156,6 +158,14 @@
 //! changed outside the ORM (a hash deleted or expired by hand) or when an index is
 //! declared on saved data; see [`repair`] for its cost and guarantees.
 //!
+//! A save writes everything or nothing. Redis does not roll a script back, so what
+//! would make a write fail is refused first: NaN in a number field, ids above
+//! [`MAX_ID`] (2^53 - 1) and a batch naming one id twice before anything is sent;
+//! unique clashes, stale versions, an update of an instance whose hash is gone, no id
+//! left, and keys of the wrong type where the save writes (or a counter that is not a
+//! number) inside the script, before its first write. The script needs Redis 7.0
+//! (it checks the types of a batch's index sets with one `SINTERCARD`).
+//!
 //! Every key a script can know before it runs is passed in `KEYS`, which is what Redis
 //! Cluster routing and key-pattern ACLs look at: the id set and counter, each indexed
 //! field's unique hash and sorted sets, the hashes of instances that already have an
@@ -195,8 +205,8 @@ pub use error::{Error, Result};
 pub use field::{Date, Field, FieldKind, NumericField, TextField, Timestamp};
 pub use increment::Counter;
 pub use model::{
-    Column, FieldMeta, Filterable, IndexKind, Indexed, Model, ModelMeta, Plain, PrefixFilterable,
-    PrefixIndexed, PrefixUnique, Unique,
+    Column, FieldMeta, Filterable, IndexKind, Indexed, MAX_ID, Model, ModelMeta, Plain,
+    PrefixFilterable, PrefixIndexed, PrefixUnique, Unique,
 };
 pub use ops::Row;
 pub use query::{Filter, IntoField, Order, Query};

@@ -72,8 +72,12 @@ pub struct ModelMeta {
     pub name: &'static str,
     /// The primary key field's name.
     pub pk: &'static str,
-    /// Every stored field except the primary key, in declaration order.
+    /// Every stored field except the primary key (and the version), in declaration
+    /// order.
     pub fields: &'static [FieldMeta],
+    /// The `#[model(version)]` field's name (also its name in the hash), if the model
+    /// has one: see [`Model::version`].
+    pub version: Option<&'static str>,
 }
 
 impl ModelMeta {
@@ -92,12 +96,23 @@ impl ModelMeta {
     }
 }
 
+/// The largest id: 2^53 - 1.
+///
+/// Ids go from 1 to `MAX_ID`, the range in which the save script (Lua numbers are
+/// doubles) compares and counts them exactly. Saving an explicit id above it is
+/// [`Error::InvalidId`] before anything is sent; once the id counter has reached it, a
+/// new instance is [`Error::IdsExhausted`] (nothing written; instances that have an id
+/// still save). An explicit id moves the counter past it, so an explicit id at the cap
+/// uses up the automatic ids.
+pub const MAX_ID: u64 = (1 << 53) - 1;
+
 /// A type stored as one Redis hash per instance. Implemented by `#[derive(Model)]`.
 pub trait Model: Sized + Send + Sync + 'static {
     /// The model's metadata.
     const META: ModelMeta;
 
     /// The primary key; 0 for an instance not saved yet (a new id is then assigned).
+    /// At most [`MAX_ID`].
     fn pk(&self) -> u64;
 
     /// Sets the primary key (after an insert).
@@ -114,6 +129,22 @@ pub trait Model: Sized + Send + Sync + 'static {
 
     /// Builds an instance from its id and a lookup of its stored fields.
     fn from_stored(id: u64, get: &dyn Fn(&str) -> Option<bytes::Bytes>) -> Result<Self, Error>;
+
+    /// The `#[model(version)]` field, for optimistic concurrency; 0 without one.
+    ///
+    /// Every save (and update) of an instance that has an id checks, inside the save
+    /// script, that the stored version (0 if the hash has none, or does not exist) is
+    /// this one, stores it plus one and sets it on the instance; a stale version is
+    /// [`Error::Conflict`] with nothing written. A new instance (id 0) is stored with
+    /// version 1.
+    fn version(&self) -> u64 {
+        0
+    }
+
+    /// Sets the version field (after a save); does nothing without one.
+    fn set_version(&mut self, version: u64) {
+        let _ = version;
+    }
 
     /// Checks the instance before it is saved; an error stops the save before
     /// anything is sent. Set with `#[model(validate = path::to::fn)]`.

@@ -142,8 +142,10 @@ pub(crate) fn save_call<'a, M: Model>(
     let mut call = header(save_script(), keys, &metas);
     let objects: Vec<&M> = objects.into_iter().collect();
     // Validation first: nothing is sent for a batch with an invalid instance.
+    check_ids::<M>(&objects)?;
     for obj in &objects {
         obj.validate()?;
+        check_numbers(*obj, &chosen)?;
     }
     // Each instance's slots, as `lua/save.lua` reads them.
     let numeric: Vec<usize> = chosen
@@ -168,7 +170,11 @@ pub(crate) fn save_call<'a, M: Model>(
             id => call.key(keys.instance(id)),
         })
         .collect();
-    call.inv.arg(objects.len());
+    let version = M::META.version;
+    call.inv
+        .arg(objects.len())
+        .arg(if only.is_some() { "1" } else { "0" })
+        .arg(version.unwrap_or(""));
     let mut values: Vec<Option<Vec<u8>>> = Vec::with_capacity(chosen.len());
     for (obj, hash) in objects.iter().zip(hashes) {
         values.clear();
@@ -190,11 +196,17 @@ pub(crate) fn save_call<'a, M: Model>(
                     .collect()
             };
             call.inv.arg(obj.pk()).arg(hash).arg(present).arg(mask);
+            if version.is_some() {
+                call.inv.arg(if obj.pk() == 0 { 0 } else { obj.version() });
+            }
         }
         for ((_, meta), value) in chosen.iter().zip(&values) {
             if let Some(value) = value {
                 call.inv.arg(meta.name).arg(value.as_slice());
             }
+        }
+        if let Some(name) = version {
+            call.inv.arg(name).arg(saved_version(*obj));
         }
         for i in &numeric {
             match obj.field_score(*i) {
@@ -220,37 +232,103 @@ pub(crate) fn save_call<'a, M: Model>(
     Ok(call.inv)
 }
 
+/// Explicit ids within the range and named once: refused before anything is sent, as
+/// the script counts ids in doubles and one hash saved twice in a batch would leave
+/// the first copy's index entries behind.
+fn check_ids<M: Model>(objects: &[&M]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for obj in objects {
+        let id = obj.pk();
+        if id > crate::model::MAX_ID {
+            return Err(Error::InvalidId {
+                model: M::META.label(),
+                id,
+            });
+        }
+        // A single instance cannot clash with itself: no set to build.
+        if id != 0 && objects.len() > 1 && !seen.insert(id) {
+            return Err(Error::DuplicateId {
+                model: M::META.label(),
+                id,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A NaN in a number field is refused: `ZADD` rejects it (after earlier writes, were
+/// it sent), and it has no place in any order, so sorting by the field could not use
+/// it either. Infinities are valid scores and stored as `inf` / `-inf`.
+fn check_numbers<M: Model>(obj: &M, chosen: &[(usize, &'static FieldMeta)]) -> Result<()> {
+    for (i, meta) in chosen {
+        if meta.kind == crate::field::FieldKind::Number
+            && obj.field_score(*i).is_some_and(f64::is_nan)
+        {
+            let value = obj.field_value(*i)?.unwrap_or_default();
+            return Err(Error::InvalidValue {
+                model: M::META.label(),
+                field: meta.name.to_owned(),
+                value: String::from_utf8_lossy(&value).into_owned(),
+                reason: "NaN cannot be indexed or sorted",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The version an instance has after a successful save: 1 for a new one, else the
+/// stored one (which the script checked equals the instance's) plus one.
+pub(crate) fn saved_version<M: Model>(obj: &M) -> u64 {
+    if obj.pk() == 0 {
+        1
+    } else {
+        obj.version().saturating_add(1)
+    }
+}
+
 /// Reads the save reply of instances whose ids were `pks` (0 for new): their ids after
-/// the save, in order, or the unique clash.
+/// the save, in order, or the error the script found before writing anything.
 pub(crate) fn save_reply<M: Model>(
     reply: Value,
     pks: impl IntoIterator<Item = u64>,
 ) -> Result<Vec<u64>> {
     let items: Vec<Value> = Vec::from_frame(reply)?;
     let mut items = items.into_iter();
-    let status: String = items
-        .next()
-        .map(String::from_frame)
-        .transpose()?
-        .unwrap_or_default();
+    let mut text = || next_text(&mut items);
+    let model = M::META.label();
+    let status = text()?;
+    let id = |text: String| -> Result<u64> {
+        text.parse()
+            .map_err(|_| bad_save_reply(format!("id {text:?}")))
+    };
     match status.as_str() {
         "ok" => {}
         "unique" => {
-            let field: String = items
-                .next()
-                .map(String::from_frame)
-                .transpose()?
-                .unwrap_or_default();
-            let value: Bytes = items
-                .next()
-                .map(Bytes::from_frame)
-                .transpose()?
-                .unwrap_or_default();
+            let field = text()?;
+            let value = text()?;
             return Err(Error::Unique {
-                model: M::META.label(),
+                model,
                 field,
-                value: String::from_utf8_lossy(&value).into_owned(),
+                value,
             });
+        }
+        "missing" => return Err(Error::DoesNotExist { model }),
+        "conflict" => {
+            let id = id(text()?)?;
+            return Err(Error::Conflict { model, id });
+        }
+        "exhausted" => return Err(Error::IdsExhausted { model }),
+        "corrupt" => {
+            let key = text()?;
+            let reason = text()?;
+            return Err(Error::Corrupt { model, key, reason });
+        }
+        "badarg" => {
+            let what = text()?;
+            let value = text()?;
+            return Err(bad_save_reply(format!(
+                "the script refused the {what} {value:?}"
+            )));
         }
         other => return Err(bad_save_reply(format!("status {other:?}"))),
     }
@@ -273,7 +351,17 @@ pub(crate) fn save_reply<M: Model>(
         .collect()
 }
 
-/// A save reply that is neither `{'ok', first}` nor `{'unique', field, value}`.
+/// The next item of a script reply as text ("" if there is none).
+fn next_text(items: &mut impl Iterator<Item = Value>) -> Result<String> {
+    let bytes: Bytes = items
+        .next()
+        .map(Bytes::from_frame)
+        .transpose()?
+        .unwrap_or_default();
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A save reply that is none of the documented ones (see `lua/save.lua`).
 fn bad_save_reply(got: impl Into<String>) -> Error {
     Error::Connection(resp_conn::Error::Conversion {
         expected: "the save script's reply",

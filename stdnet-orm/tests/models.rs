@@ -200,7 +200,7 @@ fn a_partial_update_touches_only_its_fields() {
     .unwrap();
     u.age = 40;
     u.score = 0.0; // not in the update: must not be written
-    db.update(&u, &["age"]).unwrap();
+    db.update(&mut u, &["age"]).unwrap();
     let back = db.get::<User>(u.id).unwrap();
     assert_eq!((back.age, back.score), (40, 7.5));
     assert_eq!(
@@ -213,7 +213,7 @@ fn a_partial_update_touches_only_its_fields() {
             .is_empty()
     );
     assert!(matches!(
-        db.update(&u, &["nonexistent"]),
+        db.update(&mut u, &["nonexistent"]),
         Err(Error::InvalidQuery { .. })
     ));
 }

@@ -42,6 +42,7 @@ struct FieldAttrs {
     prefix: bool,
     json: bool,
     default: Option<Option<Expr>>,
+    version: bool,
 }
 
 fn container_attrs(input: &DeriveInput) -> syn::Result<ContainerAttrs> {
@@ -130,6 +131,8 @@ fn field_attrs(field: &syn::Field) -> syn::Result<FieldAttrs> {
                 attrs.prefix = true;
             } else if meta.path.is_ident("json") {
                 attrs.json = true;
+            } else if meta.path.is_ident("version") {
+                attrs.version = true;
             } else if meta.path.is_ident("default") {
                 attrs.default = Some(if meta.input.peek(syn::Token![=]) {
                     let lit: LitStr = meta.value()?.parse()?;
@@ -139,7 +142,7 @@ fn field_attrs(field: &syn::Field) -> syn::Result<FieldAttrs> {
                 });
             } else {
                 return Err(meta.error(
-                    "expected `pk`, `index`, `unique`, `prefix`, `json` or `default [= \"expr\"]`",
+                    "expected `pk`, `index`, `unique`, `prefix`, `json`, `version` or `default [= \"expr\"]`",
                 ));
             }
             Ok(())
@@ -225,6 +228,7 @@ fn model(input: &DeriveInput) -> syn::Result<TokenStream2> {
     let pk_ident = pk_field.ident.clone().expect("named field");
     // A raw identifier (`r#type`) is stored under its plain name.
     let pk_name = pk_ident.unraw().to_string();
+    let version = version_field(&parsed, &named.named)?;
     let pk_ty = &pk_field.ty;
     // The primary key must be a u64: this fails to compile, pointing at the field's
     // type, if it is not.
@@ -244,6 +248,12 @@ fn model(input: &DeriveInput) -> syn::Result<TokenStream2> {
         // The stored name and the column constant drop the `r#` of a raw identifier.
         let fname = fident.unraw().to_string();
         let ty = &f.ty;
+        if let Some((vident, _)) = &version
+            && fident == *vident
+        {
+            decoders.push(version_decoder(ident, vident));
+            continue;
+        }
         if fident == pk_ident {
             decoders.push(quote! { #fident: id });
             let konst = format_ident!("{}", fname.to_uppercase());
@@ -364,6 +374,7 @@ fn model(input: &DeriveInput) -> syn::Result<TokenStream2> {
         }
     });
     let objects_doc = format!("The query of every `{ident}`.");
+    let (version_meta, version_fns) = version_items(version.as_ref());
     Ok(quote! {
         #pk_check
         #(#checks)*
@@ -374,6 +385,7 @@ fn model(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 name: #name,
                 pk: #pk_name,
                 fields: &[#(#metas),*],
+                version: #version_meta,
             };
 
             fn pk(&self) -> u64 {
@@ -409,6 +421,7 @@ fn model(input: &DeriveInput) -> syn::Result<TokenStream2> {
             }
 
             #validate
+            #version_fns
         }
 
         impl #ident {
@@ -420,6 +433,74 @@ fn model(input: &DeriveInput) -> syn::Result<TokenStream2> {
             }
         }
     })
+}
+
+/// The `#[model(version)]` field, if any, with its `u64` check: at most one, not the
+/// primary key, not indexed, not JSON, no default.
+fn version_field(
+    parsed: &[(&syn::Field, FieldAttrs)],
+    all: &syn::punctuated::Punctuated<syn::Field, syn::Token![,]>,
+) -> syn::Result<Option<(Ident, TokenStream2)>> {
+    let mut found = parsed.iter().filter(|(_, a)| a.version);
+    let Some((field, attrs)) = found.next() else {
+        return Ok(None);
+    };
+    if found.next().is_some() {
+        return Err(syn::Error::new(
+            all.span(),
+            "only one field can be #[model(version)]",
+        ));
+    }
+    if attrs.pk || attrs.index || attrs.unique || attrs.json || attrs.default.is_some() {
+        return Err(syn::Error::new(
+            field.span(),
+            "a #[model(version)] field is a plain u64 the save script maintains: remove pk/index/unique/json/default",
+        ));
+    }
+    let vident = field.ident.clone().expect("named field");
+    let ty = &field.ty;
+    let check = quote_spanned! {ty.span()=> let _: fn(&Self) -> &u64 = |model| &model.#vident; };
+    Ok(Some((vident, check)))
+}
+
+/// Reads the version field: 0 when the hash has none.
+fn version_decoder(model: &Ident, vident: &Ident) -> TokenStream2 {
+    let vname = vident.unraw().to_string();
+    quote! {
+        #vident: match get(#vname) {
+            ::std::option::Option::None => 0,
+            ::std::option::Option::Some(stored) => {
+                <u64 as ::stdnet_orm::Field>::from_stored(::std::option::Option::Some(&stored[..]))
+                    .map_err(|reason| ::stdnet_orm::Error::Decode {
+                        model: <#model as ::stdnet_orm::Model>::META.label(),
+                        id,
+                        field: #vname.to_owned(),
+                        reason,
+                    })?
+            }
+        }
+    }
+}
+
+/// `ModelMeta::version` and the `version`/`set_version` methods.
+fn version_items(version: Option<&(Ident, TokenStream2)>) -> (TokenStream2, TokenStream2) {
+    let Some((vident, check)) = version else {
+        return (quote!(::std::option::Option::None), quote!());
+    };
+    let vname = vident.unraw().to_string();
+    (
+        quote!(::std::option::Option::Some(#vname)),
+        quote! {
+            fn version(&self) -> u64 {
+                #check
+                self.#vident
+            }
+
+            fn set_version(&mut self, version: u64) {
+                self.#vident = version;
+            }
+        },
+    )
 }
 
 fn field_enum(input: &DeriveInput) -> syn::Result<TokenStream2> {

@@ -2,14 +2,19 @@
 --
 -- KEYS from `keyp` on: the hash of each instance that has an id (in batch order),
 -- then the index set of each distinct new value of an `i` field.
--- ARGV after the common header: the number of instances, then for each:
+-- ARGV after the common header: the number of instances, '1' for a partial update
+-- (an instance whose hash is gone is then an error, not an insert) or '0', the name of
+-- the model's version field or '' for none, then for each instance:
 --   id         0 for a new instance; '' for a new instance with a value for every
---              field of the header, which then leaves out `hash`, `n` and `mask`
---              (the common case of an insert: one slot instead of four)
+--              field of the header, which then leaves out `hash`, `n`, `mask` and
+--              `version` (the common case of an insert: one slot instead of four)
 --   hash       KEYS position of its hash; 0 for a new instance
 --   n          how many fields of the header it has values for
 --   mask       '' if it has all of them, else one '1' (value) or '0' (none) per field
---   n pairs    field name, stored value, in header order (they go to HSET as they are)
+--   version    only with a version field: the version the stored one must equal
+--              (0: no hash, or no version stored)
+--   n pairs    field name, stored value, in header order (they go to HSET as they are),
+--              then, with a version field, its name and the version to store
 --   scores     one per `n` field of the header: the numeric score, '' for none
 --   sets       one per `i` field of the header: KEYS position of its value's index
 --              set, 0 for none
@@ -18,14 +23,35 @@
 --
 -- Returns {'ok', first}: the new instances took the ids first, first + 1, ... in batch
 -- order (first is 0 if there was none; the others keep theirs), so the reply does not
--- grow with the batch. Or {'unique', field, value}, without writing anything, if a
--- unique value is taken (by another instance, or twice in the batch).
+-- grow with the batch. Or, without writing anything:
+--   {'unique', field, value}   a unique value is taken (by another instance whose hash
+--                              exists, or twice in the batch)
+--   {'missing', id}            a partial update of an instance whose hash is gone
+--   {'conflict', id}           the stored version is not the instance's
+--   {'exhausted'}              no id up to 2^53 - 1 is left for the new instances
+--   {'corrupt', key, reason}   a key to be written holds the wrong type, the counter is
+--                              not a number, a new id's hash exists
+--   {'badarg', what, value}    an id or score no client of this crate sends
+--
+-- Redis does not roll a script back, so every check (key types, unique values,
+-- versions, ids, scores) runs before the first write, and no write after it can fail.
+-- Checks cost one TYPE per distinct key the batch writes (header keys and index sets
+-- once per batch), one EXISTS argument per new id, one TYPE (and the HMGET the update
+-- needs anyway) per instance that has an id.
 --
 -- The instance table is read in place from ARGV (positions, not copies), and each
 -- instance's hash is written with one HSET straight from its slice of ARGV: the
 -- script's own work per instance is what bounds bulk inserts.
 
-local count = tonumber(ARGV[argp]); argp = argp + 1
+local count = tonumber(ARGV[argp])
+local partial = ARGV[argp + 1] == '1'
+local vfield = ARGV[argp + 2]
+argp = argp + 3
+-- With a version field every instance stores one pair more than its header fields.
+local vpair = 0
+if vfield ~= '' then vpair = 1 end
+-- Ids stay exact in Lua's doubles up to 2^53 - 1 (`stdnet_orm::MAX_ID`).
+local MAX_ID = 9007199254740991
 
 -- What each field's flags ask for, decoded once. Each instance has one score slot per
 -- `n` field and one set slot per `i` field of the header, in header order.
@@ -40,26 +66,68 @@ for i = 1, nfields do
   if has(f, 'i') then nset = nset + 1 end
 end
 
--- Per instance: its id, the ARGV positions of its parts, and its mask.
-local ids, hashes, npairs, masks, pairs_at, scores_at = {}, {}, {}, {}, {}, {}
-local full = 2 * nfields + nnum + nset
+-- Per instance: its id, the ARGV positions of its parts, its mask and the version
+-- it expects; and how many instances came with the KEYS position of their hash.
+local ids, hashes, npairs, masks, pairs_at, scores_at, expected = {}, {}, {}, {}, {}, {}, {}
+local full = 2 * (nfields + vpair) + nnum + nset
+local nhashes = 0
 for o = 1, count do
   local id = ARGV[argp]
   if id == '' then
     ids[o], hashes[o], npairs[o], masks[o] = '0', 0, nfields, ''
     pairs_at[o] = argp + 1
-    scores_at[o] = argp + 1 + 2 * nfields
+    scores_at[o] = argp + 1 + 2 * (nfields + vpair)
     argp = argp + 1 + full
   else
     ids[o] = id
     hashes[o] = tonumber(ARGV[argp + 1])
+    if hashes[o] ~= 0 then nhashes = nhashes + 1 end
     local n = tonumber(ARGV[argp + 2])
     npairs[o] = n
     masks[o] = ARGV[argp + 3]
-    pairs_at[o] = argp + 4
-    scores_at[o] = argp + 4 + 2 * n
-    argp = argp + 4 + 2 * n + nnum + nset
+    local at = argp + 4
+    if vpair == 1 then expected[o] = ARGV[at]; at = at + 1 end
+    pairs_at[o] = at
+    scores_at[o] = at + 2 * (n + vpair)
+    argp = at + 2 * (n + vpair) + nnum + nset
   end
+end
+
+-- 0. Every key the batch writes has the type the ORM gives it (or does not exist):
+-- a write on a key of another type fails, and would fail after earlier writes.
+local function wrong_type(key, want)
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= want then
+    return { 'corrupt', key, 'holds a ' .. t .. ', the save writes a ' .. want .. ' there' }
+  end
+  return false
+end
+local bad = wrong_type(ids_zset, 'zset') or wrong_type(counter, 'string')
+if bad then return bad end
+for i = 1, nfields do
+  bad = (uni_keys[i] and wrong_type(uni_keys[i], 'hash'))
+    or (num_keys[i] and wrong_type(num_keys[i], 'zset'))
+    or (lex_keys[i] and wrong_type(lex_keys[i], 'zset'))
+  if bad then return bad end
+end
+
+-- The first of `keys` (from `from` to `to`) that is not a set, or false. One
+-- SINTERCARD checks the type of every key it is given before it looks at members
+-- (Redis 7.0); given a key known not to exist (`missing`) it stops right there, so it
+-- costs a key lookup per set instead of a TYPE call. Only if it fails (or with no
+-- missing key to give it) is each key asked on its own.
+local function first_not_set(keys, from, to, missing)
+  for s = from, to, 5000 do
+    local e = math.min(s + 4999, to)
+    if not missing
+      or type(redis.pcall('SINTERCARD', e - s + 2, missing, unpack(keys, s, e))) ~= 'number' then
+      for k = s, e do
+        local found = wrong_type(keys[k], 'set')
+        if found then return found end
+      end
+    end
+  end
+  return false
 end
 
 -- The stored value of field i of instance o, or false.
@@ -101,7 +169,10 @@ for i = 1, nfields do
       local owners = redis.call('HMGET', uni_key(i), unpack(values, s, e))
       for k = s, e do
         local v, owner = values[k], owners[k - s + 1]
-        if (owner and owner ~= ids[of[k]]) or seen[v] then
+        -- An owner whose hash is gone (deleted outside the ORM) holds nothing: the
+        -- value is free, and its entry is overwritten below.
+        if (owner and owner ~= ids[of[k]] and redis.call('EXISTS', obj_key(owner)) == 1)
+          or seen[v] then
           return { 'unique', names[i], v }
         end
         seen[v] = true
@@ -110,35 +181,121 @@ for i = 1, nfields do
   end
 end
 
--- 2. Ids: new instances take the next values of the counter (one INCRBY for the
--- batch); an explicit id moves the counter past it, so later new instances never
--- collide with it.
-local top = tonumber(redis.call('GET', counter) or '0')
-local fresh = 0
-local is_new = {}
+-- 2. Instances that have an id: their hash's type, existence and version, and the
+-- stored values of their indexed fields (read now, as the index entries they are
+-- moved out of must be checked before anything is written).
+local read_fields = {}
+for k, i in ipairs(indexed) do read_fields[k] = names[i] end
+local nread = #read_fields
+if vpair == 1 then read_fields[nread + 1] = vfield end
+local olds, checked = {}, {}
 for o = 1, count do
-  local id = ids[o]
-  if id == '0' then
-    fresh = fresh + 1
-  elseif tonumber(id) > top then
-    top = tonumber(id)
-    redis.call('SET', counter, id)
-  end
-end
-local first = 0
-if fresh > 0 then
-  local next_id = redis.call('INCRBY', counter, fresh) - fresh
-  first = next_id + 1
-  for o = 1, count do
-    if ids[o] == '0' then
-      next_id = next_id + 1
-      ids[o] = string.format('%d', next_id)
-      is_new[o] = true
+  local h = hashes[o]
+  if h ~= 0 then
+    local key, id = KEYS[h], ids[o]
+    local t = redis.call('TYPE', key)['ok']
+    if t == 'none' then
+      -- A full save with an explicit id inserts it; a partial one needs the instance.
+      if partial then return { 'missing', id } end
+      if vpair == 1 and expected[o] ~= '0' then return { 'conflict', id } end
+    elseif t ~= 'hash' then
+      return { 'corrupt', key, 'holds a ' .. t .. ', not an instance hash' }
+    elseif #read_fields > 0 then
+      local old = redis.call('HMGET', key, unpack(read_fields))
+      if vpair == 1 and (old[nread + 1] or '0') ~= expected[o] then
+        return { 'conflict', id }
+      end
+      olds[o] = old
+      for k, i in ipairs(indexed) do
+        local v = old[k]
+        if v and has(flags[i], 'i') then
+          local set = idx_key(i, v)
+          if not checked[set] then
+            checked[set] = true
+            bad = wrong_type(set, 'set')
+            if bad then return bad end
+          end
+        end
+      end
     end
   end
 end
 
--- 3. Write each hash, moving old index entries out; collect the new entries so that
+-- 3. Ids: new instances take the ids after the largest of the counter, the largest
+-- listed id (a counter deleted by hand never hands out a listed id again) and the
+-- batch's explicit ids (an explicit id moves the counter past it, so later new
+-- instances never collide with it). All below 2^53, where doubles count exactly.
+local stored = redis.call('GET', counter)
+local top = 0
+if stored then
+  if not string.match(stored, '^%d+$') then
+    return { 'corrupt', counter, 'holds ' .. string.format('%q', stored) .. ', not an id' }
+  end
+  top = tonumber(stored)
+end
+local counted = top
+local last = redis.call('ZRANGE', ids_zset, -1, -1, 'WITHSCORES')[2]
+if last and tonumber(last) > top then top = tonumber(last) end
+local fresh = 0
+for o = 1, count do
+  -- ZADD refuses NaN, the one score the client's number formatting can produce that
+  -- is not a number; the client refuses it before sending (a string compare here, as
+  -- parsing every score would cost more than the rest of the checks together).
+  local sc = scores_at[o]
+  for k = sc, sc + nnum - 1 do
+    if ARGV[k] == 'nan' then return { 'badarg', 'score', 'nan' } end
+  end
+  local id = ids[o]
+  if id == '0' then
+    fresh = fresh + 1
+  else
+    local x = tonumber(id)
+    if not (string.match(id, '^[1-9]%d*$') and x <= MAX_ID) then
+      return { 'badarg', 'id', id }
+    end
+    if x > top then top = x end
+  end
+end
+if fresh > 0 and top + fresh > MAX_ID then return { 'exhausted' } end
+-- The hashes of the new ids must not exist: the id set lists every instance the ORM
+-- saved, but a hash may be left over from outside it (or planted).
+local is_new, new_keys, nnew = {}, {}, 0
+local first = 0
+if fresh > 0 then
+  local next_id = top
+  first = next_id + 1
+  for o = 1, count do
+    if ids[o] == '0' then
+      next_id = next_id + 1
+      local id = string.format('%d', next_id)
+      ids[o] = id
+      is_new[o] = obj_key(id)
+      nnew = nnew + 1
+      new_keys[nnew] = is_new[o]
+    end
+  end
+  top = next_id
+  for s = 1, nnew, 6000 do
+    local e = math.min(s + 5999, nnew)
+    if redis.call('EXISTS', unpack(new_keys, s, e)) > 0 then
+      for k = s, e do
+        if redis.call('EXISTS', new_keys[k]) == 1 then
+          return { 'corrupt', new_keys[k], 'exists, but its id is a new one (the id counter is behind the stored data)' }
+        end
+      end
+    end
+  end
+end
+
+-- The index sets of the new values: the KEYS after the instances' hashes. A new id's
+-- hash was just seen not to exist.
+bad = first_not_set(KEYS, keyp + nhashes, #KEYS, new_keys[1])
+if bad then return bad end
+
+-- Checks done: from here on nothing can fail.
+if top > counted then redis.call('SET', counter, string.format('%d', top)) end
+
+-- 4. Write each hash, moving old index entries out; collect the new entries so that
 -- each index key gets one command for the whole batch. This loop runs per instance, so
 -- it does only what each kind of index needs: the fields come grouped by kind, set and
 -- score slots are read without looking at the value, and every list keeps its length
@@ -165,13 +322,15 @@ local sets, set_lens = {}, {}
 local all_ids, nids = {}, 0
 for o = 1, count do
   local id = ids[o]
-  local key
-  if is_new[o] then
-    -- A new id has no hash yet, so no old index entries to move.
-    key = obj_key(id)
-  else
+  local key = is_new[o]
+  if not key then
     key = KEYS[hashes[o]]
-    unindex_stored(id, key)
+    local old = olds[o]
+    if old then
+      for k, i in ipairs(indexed) do
+        if old[k] then unindex(i, id, old[k]) end
+      end
+    end
   end
   local mask = masks[o]
   if mask ~= '' then
@@ -181,7 +340,7 @@ for o = 1, count do
     end
     if #del > 0 then redis.call('HDEL', key, unpack(del)) end
   end
-  local n = npairs[o]
+  local n = npairs[o] + vpair
   local at = pairs_at[o]
   if n > 0 then
     redis.call('HSET', key, unpack(ARGV, at, at + 2 * n - 1))

@@ -130,7 +130,7 @@ pub fn index_problems<M: Model>(con: &mut Connection, namespace: &str) -> Vec<St
                         .ok()
                         .and_then(|t| t.parse().ok())
                         .unwrap_or(f64::NAN);
-                    if score.is_finite() {
+                    if !score.is_nan() {
                         expected_num
                             .entry(f.name.into())
                             .or_default()
