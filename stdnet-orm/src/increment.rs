@@ -113,7 +113,14 @@ pub(crate) fn increment_call<M: Model, T: Counter, I>(
     let mut call = ops::header(ops::increment_script(), keys, &ops::all_fields::<M>());
     call.key(keys.instance(id));
     let (kind, bounds) = T::kind();
-    call.inv.arg(id).arg(field).arg(kind).arg(amount);
+    // The version field ('' for none) is bumped with the value, so that a copy read
+    // before the increment cannot be saved over it.
+    call.inv
+        .arg(id)
+        .arg(field)
+        .arg(kind)
+        .arg(amount)
+        .arg(M::META.version.unwrap_or(""));
     if let Some((min, max)) = bounds {
         call.inv.arg(min).arg(max);
     }
@@ -140,6 +147,10 @@ pub(crate) fn increment_reply<M: Model, T: Counter, I>(
     let type_name = std::any::type_name::<T>();
     match status {
         b"ok" => T::from_stored(items.get(1).map(|b| &b[..])).map_err(decode),
+        b"badversion" => Err(decode(format!(
+            "its version {:?} is not a version number",
+            text(1)
+        ))),
         b"missing" => Err(Error::DoesNotExist {
             model: M::META.label(),
         }),

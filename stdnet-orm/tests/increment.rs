@@ -352,3 +352,50 @@ fn float_results_are_the_rust_sum_stored_as_rust_writes_it() {
         Vec::<String>::new()
     );
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(app = "shop", name = "stock")]
+struct Stock {
+    id: u64,
+    #[model(index)]
+    count: i32,
+    #[model(version)]
+    version: u64,
+}
+
+/// An increment bumps the version, so a copy read before it cannot be saved over it
+/// (which would bring the old count back): the save is a conflict and writes nothing.
+#[test]
+fn an_increment_bumps_the_version_so_a_stale_copy_cannot_undo_it() {
+    let server = RedisServer::start();
+    let mut db = Db::open(server.url()).unwrap().with_namespace(NS);
+    let mut stock = Stock {
+        id: 0,
+        count: 10,
+        version: 0,
+    };
+    db.save(&mut stock).unwrap();
+    assert_eq!(stock.version, 1);
+    let mut stale = stock.clone();
+    assert_eq!(db.increment(&stock, Stock::COUNT, 5).unwrap(), 15);
+    let stored = db.get::<Stock>(stock.id).unwrap();
+    assert_eq!((stored.count, stored.version), (15, 2));
+    stale.count = 11;
+    assert!(matches!(
+        db.save(&mut stale),
+        Err(Error::Conflict { id, .. }) if id == stock.id
+    ));
+    let stored = db.get::<Stock>(stock.id).unwrap();
+    assert_eq!(
+        (stored.count, stored.version),
+        (15, 2),
+        "the increment stands"
+    );
+    // The fresh copy saves.
+    let mut fresh = stored;
+    fresh.count = 16;
+    db.save(&mut fresh).unwrap();
+    assert_eq!(fresh.version, 3);
+    let mut con = Connection::open(server.url()).unwrap();
+    assert!(index_problems::<Stock>(&mut con, NS).is_empty());
+}

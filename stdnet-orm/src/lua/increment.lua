@@ -1,8 +1,10 @@
 -- Add to one number field of one instance atomically, moving its index entries.
 --
 -- KEYS from `keyp` on: the instance's hash.
--- ARGV after the common header: id, field#, kind, amount, then for `int` the
--- type's min and max as decimal text. Kinds:
+-- ARGV after the common header: id, field#, kind, amount, the model's version field
+-- ('' for none: with one, the stored version goes up by one with the value, so a
+-- copy read before the increment is a save conflict), then for `int` the type's min
+-- and max as decimal text. Kinds:
 --   int  an integer type: exact decimal arithmetic on the stored text (Lua numbers
 --        are doubles, exact only to 2^53), the result checked against min and max
 --   f64  a double: the sum as a double, which must be finite
@@ -17,10 +19,12 @@
 --   {'missing'}        the instance's hash is gone
 --   {'novalue'}        the hash has no value for the field
 --   {'nan', current}   the stored value is not a number of the type
+--   {'badversion', v}  the stored version is not a decimal number
 --   {'overflow', current}  the result does not fit the type
 --   {'unique', new}    another live instance holds the new value of a unique field
 
 local id, field, kind, amount = ARGV[argp], tonumber(ARGV[argp + 1]), ARGV[argp + 2], ARGV[argp + 3]
+local version_field = ARGV[argp + 4]
 local key = KEYS[keyp]
 local function fail(what)
   return redis.error_reply('ERR stdnet increment: ' .. what)
@@ -207,8 +211,8 @@ end
 local min_n, min_d, max_n, max_d, by_n, by_d, by
 if kind == 'int' then
   by_n, by_d = parse_int(amount)
-  min_n, min_d = parse_int(ARGV[argp + 4])
-  max_n, max_d = parse_int(ARGV[argp + 5])
+  min_n, min_d = parse_int(ARGV[argp + 5])
+  max_n, max_d = parse_int(ARGV[argp + 6])
   if by_n == nil or min_n == nil or max_n == nil then return fail('bad amount or bounds') end
 elseif kind == 'f64' or kind == 'f32' then
   by = parse_float(amount)
@@ -246,6 +250,16 @@ else
   score = string.format('%.17g', sum)
 end
 
+-- The next version, checked here as the save script checks it (a missing one is 0).
+local next_version
+if version_field ~= '' then
+  local stored_version = redis.call('HGET', key, version_field) or '0'
+  if not string.match(stored_version, '^%d+$') or #stored_version > 15 then
+    return { 'badversion', stored_version }
+  end
+  next_version = string.format('%d', tonumber(stored_version) + 1)
+end
+
 -- A unique value held by another live instance is a clash (an owner whose hash no
 -- longer holds it is not).
 local f = flags[field]
@@ -257,7 +271,11 @@ if has(f, 'u') and new ~= current then
 end
 
 -- 2. Write: the value, then the index entries moved from the old value to the new.
-redis.call('HSET', key, names[field], new)
+if next_version then
+  redis.call('HSET', key, names[field], new, version_field, next_version)
+else
+  redis.call('HSET', key, names[field], new)
+end
 if f ~= '' then
   unindex(field, id, current)
   if has(f, 'i') then redis.call('SADD', idx_key(field, new), id) end
