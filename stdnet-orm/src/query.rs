@@ -66,6 +66,9 @@ pub(crate) enum Cond {
     And(Vec<Cond>),
     Or(Vec<Cond>),
     Diff(Box<Cond>, Box<Cond>),
+    /// A filter that cannot run (a NaN bound, `eq(None)`): the query fails with
+    /// `Error::InvalidQuery` naming the field, before anything is sent.
+    Invalid(&'static str, &'static str),
 }
 
 /// One condition on model `M`, made from a [`Column`].
@@ -116,78 +119,95 @@ impl IntoField<Option<String>> for &str {
     }
 }
 
-fn stored<T: Field>(value: &T) -> Vec<u8> {
-    value.to_stored().unwrap_or_default()
+/// The stored form of a filter value; `None` for "no value", which no index holds.
+fn stored<T: Field>(value: &T) -> Option<Vec<u8>> {
+    value.to_stored()
 }
 
-fn bound<T: Field>(value: &T, exclusive: bool) -> String {
-    let score = value.score().unwrap_or(f64::NAN);
-    if exclusive {
-        format!("({score:?}")
-    } else {
-        format!("{score:?}")
+/// Why `eq(None)` and `is_in` with a `None` are refused.
+const NO_NULL_LOOKUP: &str = "None has no index entry (an instance without a value is in no \
+     index set, and a null is not the empty string): filter on values, or exclude them";
+
+/// A range bound in `ZRANGE BYSCORE` syntax, or why there is none.
+fn bound<T: Field>(value: &T, exclusive: bool) -> Result<String, &'static str> {
+    match value.score() {
+        None => Err("a range bound needs a value, not None"),
+        Some(score) if score.is_nan() => Err("a NaN range bound matches nothing"),
+        Some(score) if exclusive => Ok(format!("({score:?}")),
+        Some(score) => Ok(format!("{score:?}")),
     }
 }
 
 impl<M: Model, T: Field, I: Filterable> Column<M, T, I> {
     /// The field equals `value`.
+    ///
+    /// `eq(None)` on an `Option` column is refused with [`Error::InvalidQuery`]
+    /// when the query runs: instances without a value have no index entry to look up
+    /// (and `None` never matches `Some("")`).
+    ///
+    /// [`Error::InvalidQuery`]: crate::Error::InvalidQuery
     pub fn eq(self, value: impl IntoField<T>) -> Filter<M> {
-        Filter::new(Cond::Eq(self.name(), stored(&value.into_field())))
+        Filter::new(match stored(&value.into_field()) {
+            Some(v) => Cond::Eq(self.name(), v),
+            None => Cond::Invalid(self.name(), NO_NULL_LOOKUP),
+        })
     }
 
-    /// The field equals one of `values`.
+    /// The field equals one of `values` (any number of them: long lists are read in
+    /// chunks). A `None` among them is refused as in [`eq`](Column::eq).
     pub fn is_in<V: IntoField<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<M> {
-        Filter::new(Cond::In(
-            self.name(),
-            values
-                .into_iter()
-                .map(|v| stored(&v.into_field()))
-                .collect(),
-        ))
+        let values: Option<Vec<Vec<u8>>> = values
+            .into_iter()
+            .map(|v| stored(&v.into_field()))
+            .collect();
+        Filter::new(match values {
+            Some(values) => Cond::In(self.name(), values),
+            None => Cond::Invalid(self.name(), NO_NULL_LOOKUP),
+        })
     }
 }
 
 impl<M: Model, T: NumericField, I: Filterable> Column<M, T, I> {
-    /// The field is greater than `value`.
+    /// A range filter, or the reason one bound is invalid (refused when it runs).
+    fn range(
+        self,
+        min: Result<String, &'static str>,
+        max: Result<String, &'static str>,
+    ) -> Filter<M> {
+        Filter::new(match (min, max) {
+            (Ok(min), Ok(max)) => Cond::Range(self.name(), min, max),
+            (Err(why), _) | (_, Err(why)) => Cond::Invalid(self.name(), why),
+        })
+    }
+
+    /// The field is greater than `value`. A NaN or `None` bound is refused with
+    /// [`Error::InvalidQuery`](crate::Error::InvalidQuery) before anything is sent,
+    /// as in every range filter.
     pub fn gt(self, value: impl IntoField<T>) -> Filter<M> {
-        let value = value.into_field();
-        Filter::new(Cond::Range(self.name(), bound(&value, true), "+inf".into()))
+        self.range(bound(&value.into_field(), true), Ok("+inf".into()))
     }
 
     /// The field is greater than or equal to `value`.
     pub fn gte(self, value: impl IntoField<T>) -> Filter<M> {
-        let value = value.into_field();
-        Filter::new(Cond::Range(
-            self.name(),
-            bound(&value, false),
-            "+inf".into(),
-        ))
+        self.range(bound(&value.into_field(), false), Ok("+inf".into()))
     }
 
     /// The field is less than `value`.
     pub fn lt(self, value: impl IntoField<T>) -> Filter<M> {
-        let value = value.into_field();
-        Filter::new(Cond::Range(self.name(), "-inf".into(), bound(&value, true)))
+        self.range(Ok("-inf".into()), bound(&value.into_field(), true))
     }
 
     /// The field is less than or equal to `value`.
     pub fn lte(self, value: impl IntoField<T>) -> Filter<M> {
-        let value = value.into_field();
-        Filter::new(Cond::Range(
-            self.name(),
-            "-inf".into(),
-            bound(&value, false),
-        ))
+        self.range(Ok("-inf".into()), bound(&value.into_field(), false))
     }
 
     /// The field is between `low` and `high`, both included.
     pub fn between(self, low: impl IntoField<T>, high: impl IntoField<T>) -> Filter<M> {
-        let (low, high) = (low.into_field(), high.into_field());
-        Filter::new(Cond::Range(
-            self.name(),
-            bound(&low, false),
-            bound(&high, false),
-        ))
+        self.range(
+            bound(&low.into_field(), false),
+            bound(&high.into_field(), false),
+        )
     }
 }
 
