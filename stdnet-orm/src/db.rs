@@ -231,9 +231,10 @@ macro_rules! operations {
             /// Exact even when index entries outlive their hash (an instance hash
             /// deleted outside the ORM, evicted or expired): the script checks that
             /// each candidate's hash exists, with one `EXISTS` per 4,000 candidates.
-            /// That makes it O(matches): about 1 ms of server time per 10,000
-            /// matches. [`count_indexed`](Self::count_indexed) is the O(1) count of
-            /// the indexes themselves.
+            /// That makes it O(candidates), about 2 us of server time each (measured:
+            /// 18-28 ms for 10,000 matches, where `SCARD` took 1 us).
+            /// [`count_indexed`](Self::count_indexed) is the O(1) count of the indexes
+            /// themselves.
             pub $($async)? fn count<M: Model>($($recv)* $s, query: &Query<M>) -> Result<usize> {
                 let call = ops::query_call(&$s.keys::<M>(), query, Output::Count)?;
                 Ok(resp_conn::FromFrame::from_frame($s.eval(call) $($aw)* ?)?)
@@ -259,11 +260,9 @@ macro_rules! operations {
             /// True if the query matches a live instance (its order and slice are
             /// ignored). Stops at the first one found.
             pub $($async)? fn exists<M: Model>($($recv)* $s, query: &Query<M>) -> Result<bool> {
-                let mut first = query.clone();
-                first.sort = None;
-                first.offset = 0;
-                first.limit = Some(1);
-                Ok(!$s.ids(&first) $($aw)* ?.is_empty())
+                let call = ops::query_call(&$s.keys::<M>(), query, Output::Exists)?;
+                let found: i64 = resp_conn::FromFrame::from_frame($s.eval(call) $($aw)* ?)?;
+                Ok(found > 0)
             }
 
             /// The ids the query matches, in its order and slice.

@@ -361,6 +361,8 @@ pub(crate) enum Output<'f> {
     Count,
     /// The size of the combined index sets, instances whose hash is gone included.
     CountIndexed,
+    /// 1 if any live instance matches (in no particular order), else 0.
+    Exists,
     /// Every field of each live instance.
     Full,
     /// The named stored fields (not the primary key) of each live instance.
@@ -399,6 +401,7 @@ pub(crate) fn query_call<M: Model>(
         Output::Ids => inv.arg("ids"),
         Output::Count => inv.arg("count"),
         Output::CountIndexed => inv.arg("indexed"),
+        Output::Exists => inv.arg("exists"),
         Output::Full => inv.arg("full"),
         Output::Delete => inv.arg("delete"),
         Output::Values(field) => inv.arg("values").arg(field_number::<M>(field, "values")?),

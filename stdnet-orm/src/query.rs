@@ -31,13 +31,48 @@
 //! # How it runs
 //!
 //! The query compiles to a small postfix program for one Lua script: equality filters
-//! name index sets directly, `in` unions them, ranges copy a slice of a field's sorted
-//! set (`ZRANGESTORE ... BYSCORE`), `startswith` reads the lexicographic set, and
-//! `filter` / `exclude` / `union` / `intersect` become `ZINTERSTORE` / `ZDIFFSTORE` /
-//! `ZUNIONSTORE`. Ordering by id or by an indexed number uses sorted sets; any other
-//! field uses `SORT ... BY` on the hashes. Slicing, counting and loading happen in the
-//! same script. Intermediate keys live under `{B}:tmp:` and are deleted before it
-//! returns.
+//! name index sets directly, `in` unions them (any number of values: long lists are
+//! read in chunks), ranges copy a slice of a field's sorted set (`ZRANGESTORE ...
+//! BYSCORE`), `startswith` reads the lexicographic set, and `filter` / `exclude` /
+//! `union` / `intersect` become `ZINTERSTORE` / `ZDIFFSTORE` / `ZUNIONSTORE`. The
+//! primary-key column (`User::ID`) filters like an indexed number, from the id set.
+//! Slicing, counting and loading happen in the same script. Intermediate results are
+//! temporary keys `{B}:tmp:<n>`: each is emptied when the script creates it, and all
+//! are deleted before the script returns, when it fails part-way too, so a failed
+//! query never changes a later one.
+//!
+//! A filter that cannot run is [`Error::InvalidQuery`](crate::Error::InvalidQuery)
+//! before anything is sent: a NaN or `None` range bound, and `eq(None)` (or a `None`
+//! in `is_in`) on an `Option` column, since an instance without a value is in no index
+//! (and a null is never the empty string).
+//!
+//! # Order
+//!
+//! Without [`sort_by`](Query::sort_by), results come in id order. Sorting never uses
+//! `SORT ... BY` or any key pattern, so it works on Redis Cluster and for users whose
+//! ACL allows only the model's keys:
+//!
+//! - by id, or by an indexed number or date that cannot be empty: the field's sorted
+//!   set (a page near the start costs O(log n + page));
+//! - by any other field: inside the script, from each candidate's stored value (one
+//!   `HGET` per candidate; a page near the start is selected in O(n log page), a deep
+//!   one sorts all). Numbers and dates compare by value (dates by day, timestamps by
+//!   instant); an instance without a value sorts as if it were 0 (as `SORT BY` did),
+//!   and NaN after every number. Every other kind (text, bool, enums, bytes) compares
+//!   by its stored bytes (in the server's collation, byte order under the C locales
+//!   redis-server normally runs in); an instance without a value comes first.
+//!
+//! Ties are broken by id compared as decimal text (`10` before `9`: the order of equal
+//! scores in a sorted set), so every order is total and deterministic, and
+//! [`Order::Desc`] is the exact reverse of [`Order::Asc`], ties included.
+//!
+//! # Index entries without a hash
+//!
+//! An instance hash removed outside the ORM (`DEL` by hand, eviction, expiry) leaves
+//! its index entries behind. Every read skips such ids: counts, `exists`, ids, loads,
+//! values; offset and limit count live instances only, so a page is full as long as
+//! live matches remain. [`Db::count_indexed`](crate::Db::count_indexed) is the
+//! O(1) count that trusts the indexes.
 
 use std::marker::PhantomData;
 
@@ -221,6 +256,15 @@ impl<M: Model, T: TextField, I: PrefixFilterable> Column<M, T, I> {
     /// struct City { id: u64, #[model(index)] name: String }
     /// let q = City::objects().filter(City::NAME.startswith("Ro")); // no `prefix`
     /// ```
+    ///
+    /// The primary key is a number, not text:
+    ///
+    /// ```compile_fail
+    /// # use stdnet_orm::Model;
+    /// #[derive(Model)]
+    /// struct City { id: u64, #[model(index, prefix)] name: String }
+    /// let q = City::objects().filter(City::ID.startswith("1"));
+    /// ```
     pub fn startswith(self, prefix: &str) -> Filter<M> {
         Filter::new(Cond::Prefix(self.name(), prefix.as_bytes().to_vec()))
     }
@@ -304,8 +348,9 @@ impl<M: Model> Query<M> {
         self
     }
 
-    /// Orders by a field (any field: indexed numbers use their sorted set, others
-    /// `SORT ... BY`). Without it, results come in id order.
+    /// Orders by a field (any field: indexed numbers use their sorted set, others are
+    /// sorted inside the script; see [Order](self#order) for where instances without
+    /// a value go and how ties are broken). Without it, results come in id order.
     pub fn sort_by<T, I>(mut self, column: Column<M, T, I>, order: Order) -> Self {
         self.sort = Some((column.name(), order));
         self

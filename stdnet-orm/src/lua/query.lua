@@ -13,8 +13,8 @@
 --   diff                     the second-to-last result minus the last
 -- then: sort <how> <field#> <asc|desc>   how: id | score | alpha | number
 --       slice <offset> <limit>           negative offset counts from the end; limit -1: all
---       out <mode> ...                   ids | count | indexed | full | load <n> <field#>...
---                                        | values <field#> | delete
+--       out <mode> ...                   ids | count | indexed | exists | full
+--                                        | load <n> <field#>... | values <field#> | delete
 --
 -- Index entries may outlive their hash (deleted outside the ORM, evicted, expired):
 -- every output but `indexed` (the plain size of the combined index sets) skips ids
@@ -87,6 +87,46 @@ local function card(key)
 end
 
 local function live(id) return redis.call('EXISTS', obj_key(id)) == 1 end
+
+-- How many of ids (positions s..e) have a hash: EXISTS with many keys counts them.
+local function count_live(ids, s, e)
+  local n = 0
+  for a = s, e, CHUNK do
+    local hashes = {}
+    for k = a, math.min(a + CHUNK - 1, e) do hashes[#hashes + 1] = obj_key(ids[k]) end
+    n = n + redis.call('EXISTS', unpack(hashes))
+  end
+  return n
+end
+
+-- The first k of ids in the order `less`, sorted: a bounded max-heap, O(n log k).
+local function smallest(ids, k, less)
+  local heap = {}
+  local function swap(i, j) heap[i], heap[j] = heap[j], heap[i] end
+  for _, id in ipairs(ids) do
+    if #heap < k then
+      heap[#heap + 1] = id
+      local i = #heap
+      while i > 1 and less(heap[math.floor(i / 2)], heap[i]) do
+        swap(i, math.floor(i / 2))
+        i = math.floor(i / 2)
+      end
+    elseif less(id, heap[1]) then
+      heap[1] = id
+      local i = 1
+      while true do
+        local c = 2 * i
+        if c > #heap then break end
+        if c < #heap and less(heap[c], heap[c + 1]) then c = c + 1 end
+        if not less(heap[i], heap[c]) then break end
+        swap(i, c)
+        i = c
+      end
+    end
+  end
+  table.sort(heap, less)
+  return heap
+end
 
 -- The exclusive upper bound of the lex range of strings starting with `text`.
 local function after_prefix(text)
@@ -242,20 +282,35 @@ local function run()
   local mode = ARGV[argp + 1]
   if mode == 'indexed' then return card(top) end
   if mode == 'count' then
-    -- EXISTS with many keys counts those that exist.
-    local ids, n = members(top), 0
-    chunks(ids, function(s, e)
-      local hashes = {}
-      for k = s, e do hashes[#hashes + 1] = obj_key(ids[k]) end
-      n = n + redis.call('EXISTS', unpack(hashes))
-    end)
-    return n
+    local ids = members(top)
+    return count_live(ids, 1, #ids)
+  end
+  if mode == 'exists' then
+    -- Any order will do: stop at the first live id.
+    local t = kind(top)
+    if t == 'set' then
+      local cursor = '0'
+      repeat
+        local step = redis.call('SSCAN', top, cursor, 'COUNT', 100)
+        cursor = step[1]
+        if #step[2] > 0 and count_live(step[2], 1, #step[2]) > 0 then return 1 end
+      until cursor == '0'
+    elseif t == 'zset' then
+      local n = redis.call('ZCARD', top)
+      for a = 0, n - 1, 100 do
+        local ids = redis.call('ZRANGE', top, a, a + 99)
+        if count_live(ids, 1, #ids) > 0 then return 1 end
+      end
+    end
+    return 0
   end
 
-  -- What each output reads of a live instance; nil when its hash is gone.
+  -- What each output reads of a live instance; nil when its hash is gone. `known`:
+  -- the caller has seen the hash exist.
   local probe
-  if mode == 'ids' or mode == 'delete' then
-    probe = function(id) if live(id) then return id end end
+  local batch_check = mode == 'ids' or mode == 'delete'
+  if batch_check then
+    probe = function(id, known) if known or live(id) then return id end end
   elseif mode == 'full' then
     probe = function(id)
       local h = redis.call('HGETALL', obj_key(id))
@@ -285,6 +340,11 @@ local function run()
     end
   else
     fail('unknown output ' .. tostring(mode))
+  end
+
+  if limit == 0 then
+    if mode == 'delete' then return 0 end
+    return {}
   end
 
   -- The result in order: n ids, fetch(a, b) those of ranks a..b (0-based).
@@ -320,6 +380,7 @@ local function run()
     local field = names[sort_field]
     local key = {}
     local before
+    -- Ties are broken by id, so every order is total and the result deterministic.
     if sort_how == 'number' then
       for _, id in ipairs(ids) do
         local v = redis.call('HGET', obj_key(id), field)
@@ -352,13 +413,26 @@ local function run()
         return a < b
       end
     end
-    table.sort(ids, before)
+    local less = before
+    if sort_desc then less = function(a, b) return before(b, a) end end
     n = #ids
+    -- A page near the start needs only its first offset + limit ids in order (the walk
+    -- below reads exactly those unless some hashes are gone): select them. Otherwise,
+    -- or once the walk goes past them, sort everything.
+    local ordered, k = ids, n
+    if offset >= 0 and limit > 0 and offset + limit < n then
+      k = offset + limit
+      ordered = smallest(ids, k, less)
+    else
+      table.sort(ids, less)
+    end
     fetch = function(a, b)
-      local out = {}
-      for r = a, b do
-        if sort_desc then out[#out + 1] = ids[n - r] else out[#out + 1] = ids[r + 1] end
+      if b >= k then
+        table.sort(ids, less)
+        ordered, k = ids, n
       end
+      local out = {}
+      for r = a, b do out[#out + 1] = ordered[r + 1] end
       return out
     end
   end
@@ -367,7 +441,7 @@ local function run()
   -- each id, until the slice of live instances is complete; ids reads in chunks that
   -- start at the slice's size and double.
   local rows, ghosts = {}, {}
-  if limit ~= 0 then
+  do
     local full = function() return limit >= 0 and #rows >= limit end
     if offset >= 0 then
       local skip, r = offset, 0
@@ -375,8 +449,10 @@ local function run()
       if limit >= 0 then chunk = math.max(offset + limit, 1) end
       while r < n and not full() do
         local last = math.min(r + chunk, n) - 1
-        for _, id in ipairs(fetch(r, last)) do
-          local row = probe(id)
+        local got = fetch(r, last)
+        local known = batch_check and count_live(got, 1, #got) == #got
+        for _, id in ipairs(got) do
+          local row = probe(id, known)
           if row == nil then
             ghosts[#ghosts + 1] = id
           elseif skip > 0 then
@@ -395,8 +471,9 @@ local function run()
       while r >= 0 and #tail < want do
         local first = math.max(r - chunk + 1, 0)
         local got = fetch(first, r)
+        local known = batch_check and count_live(got, 1, #got) == #got
         for k = #got, 1, -1 do
-          local row = probe(got[k])
+          local row = probe(got[k], known)
           if row == nil then
             ghosts[#ghosts + 1] = got[k]
           else
