@@ -237,7 +237,9 @@ macro_rules! operations {
                 ops::decode::<M>(id, reply)?.ok_or_else(|| Error::DoesNotExist { model: M::META.label() })
             }
 
-            /// The instance whose indexed (typically unique) field equals `value`.
+            /// The instance whose indexed (typically unique) field, or primary key,
+            /// equals `value`: [`Error::DoesNotExist`] if none (an index entry whose
+            /// hash is gone included), [`Error::MultipleObjects`] if more.
             pub $($async)? fn get_by<M: Model, T: Field, I: Filterable>(
                 $($recv)* $s,
                 column: Column<M, T, I>,
@@ -253,10 +255,13 @@ macro_rules! operations {
             /// and then every hash in one pipeline: two round trips, but far cheaper
             /// for the server than building a large nested reply in Lua. An instance
             /// deleted between the two is left out.
+            ///
+            /// Like every read, it skips index entries whose hash is gone (see
+            /// [`count`](Self::count)); offset and limit count live instances.
             pub $($async)? fn all<M: Model>($($recv)* $s, query: &Query<M>) -> Result<Vec<M>> {
                 let keys = $s.keys::<M>();
                 if query.limit.is_some_and(|n| n <= ops::INLINE_LOAD) {
-                    let call = ops::query_call(&keys, query, Output::Load(&[]))?;
+                    let call = ops::query_call(&keys, query, Output::Full)?;
                     return ops::decode_loaded($s.eval(call) $($aw)* ?);
                 }
                 let ids = $s.ids(query) $($aw)* ?;
@@ -285,19 +290,43 @@ macro_rules! operations {
                 }
             }
 
-            /// How many instances the query matches (its slice is ignored).
+            /// How many live instances the query matches (its slice is ignored).
+            ///
+            /// Exact even when index entries outlive their hash (an instance hash
+            /// deleted outside the ORM, evicted or expired): the script checks that
+            /// each candidate's hash exists, with one `EXISTS` per 4,000 candidates.
+            /// That makes it O(candidates), about 2 us of server time each (measured:
+            /// 18-28 ms for 10,000 matches, where `SCARD` took 1 us).
+            /// [`count_indexed`](Self::count_indexed) is the O(1) count of the indexes
+            /// themselves.
             pub $($async)? fn count<M: Model>($($recv)* $s, query: &Query<M>) -> Result<usize> {
+                let call = ops::query_call(&$s.keys::<M>(), query, Output::Count)?;
+                Ok(resp_conn::FromFrame::from_frame($s.eval(call) $($aw)* ?)?)
+            }
+
+            /// How many entries the indexes hold for the query (its slice is
+            /// ignored), without looking at the hashes: O(1) for every instance
+            /// (`ZCARD`) or one equality on a field (`SCARD`, or `HEXISTS` on a unique
+            /// field), and the cost of the set operations for anything else.
+            ///
+            /// Equal to [`count`](Self::count) as long as no instance hash was
+            /// removed outside the ORM (`DEL` by hand, eviction, expiry); otherwise
+            /// it also counts those instances.
+            pub $($async)? fn count_indexed<M: Model>($($recv)* $s, query: &Query<M>) -> Result<usize> {
                 let keys = $s.keys::<M>();
                 if let Some(command) = ops::count_cmd(&keys, query)? {
                     return Ok(resp_conn::FromFrame::from_frame($s.command(&command) $($aw)* ?)?);
                 }
-                let call = ops::query_call(&keys, query, Output::Count)?;
+                let call = ops::query_call(&keys, query, Output::CountIndexed)?;
                 Ok(resp_conn::FromFrame::from_frame($s.eval(call) $($aw)* ?)?)
             }
 
-            /// True if the query matches anything.
+            /// True if the query matches a live instance (its order and slice are
+            /// ignored). Stops at the first one found.
             pub $($async)? fn exists<M: Model>($($recv)* $s, query: &Query<M>) -> Result<bool> {
-                Ok($s.count(query) $($aw)* ? > 0)
+                let call = ops::query_call(&$s.keys::<M>(), query, Output::Exists)?;
+                let found: i64 = resp_conn::FromFrame::from_frame($s.eval(call) $($aw)* ?)?;
+                Ok(found > 0)
             }
 
             /// The ids the query matches, in its order and slice.
@@ -313,30 +342,41 @@ macro_rules! operations {
                 Ok(resp_conn::FromFrame::from_frame($s.eval(call) $($aw)* ?)?)
             }
 
-            /// One field of every matching instance, in order (`None` where it has no value).
+            /// One field of every matching instance, in order (`None` where it has no
+            /// value). The primary-key column gives the ids.
             pub $($async)? fn values<M: Model, T: Field, I>(
                 $($recv)* $s,
                 query: &Query<M>,
                 column: Column<M, T, I>,
             ) -> Result<Vec<T>> {
+                let decode_error = |reason| Error::Decode {
+                    model: M::META.label(),
+                    id: 0,
+                    field: column.name().to_owned(),
+                    reason,
+                };
+                if column.name() == M::META.pk {
+                    return $s.ids(query) $($aw)* ?
+                        .into_iter()
+                        .map(|id| T::from_stored(Some(id.to_string().as_bytes())).map_err(decode_error))
+                        .collect();
+                }
                 let call = ops::query_call(&$s.keys::<M>(), query, Output::Values(column.name()))?;
                 let raw: Vec<Option<bytes::Bytes>> = resp_conn::FromFrame::from_frame($s.eval(call) $($aw)* ?)?;
                 raw.into_iter()
-                    .map(|v| {
-                        T::from_stored(v.as_deref()).map_err(|reason| Error::Decode {
-                            model: M::META.label(),
-                            id: 0,
-                            field: column.name().to_owned(),
-                            reason,
-                        })
-                    })
+                    .map(|v| T::from_stored(v.as_deref()).map_err(decode_error))
                     .collect()
             }
 
-            /// Only the named fields of every matching instance, as [`Row`]s.
+            /// Only the named fields of every matching instance, as [`Row`]s: the
+            /// primary key may be named (every row has its id anyway), and no names
+            /// at all give rows with ids only.
             pub $($async)? fn load_only<M: Model>($($recv)* $s, query: &Query<M>, fields: &[&'static str]) -> Result<Vec<Row>> {
-                let call = ops::query_call(&$s.keys::<M>(), query, Output::Load(fields))?;
-                ops::decode_rows($s.eval(call) $($aw)* ?)
+                let pk = M::META.pk;
+                let stored: Vec<&'static str> = fields.iter().copied().filter(|f| *f != pk).collect();
+                let call = ops::query_call(&$s.keys::<M>(), query, Output::Load(&stored))?;
+                let named = (stored.len() < fields.len()).then_some(pk);
+                ops::decode_rows($s.eval(call) $($aw)* ?, named)
             }
 
             /// The one instance the query matches, or a new one from `create`, saved.

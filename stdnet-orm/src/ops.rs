@@ -440,9 +440,11 @@ pub(crate) fn decode<M: Model>(id: u64, fields: Value) -> Result<Option<M>> {
     M::from_stored(id, &|name| map.get(name).cloned()).map(Some)
 }
 
-/// A count that needs no script: every instance (`ZCARD` of the id set) or one
-/// equality filter (`SCARD` of its index set, `HEXISTS` of a unique field's hash).
-/// `None` for anything else.
+/// The O(1) index count that needs no script ([`Db::count_indexed`]): every instance
+/// (`ZCARD` of the id set) or one equality filter on a field (`SCARD` of its index
+/// set, `HEXISTS` of a unique field's hash). `None` for anything else.
+///
+/// [`Db::count_indexed`]: crate::Db::count_indexed
 pub(crate) fn count_cmd<M: Model>(keys: &Keys, query: &Query<M>) -> Result<Option<Cmd>> {
     Ok(match &query.cond {
         Cond::All => {
@@ -450,20 +452,21 @@ pub(crate) fn count_cmd<M: Model>(keys: &Keys, query: &Query<M>) -> Result<Optio
             c.arg(keys.ids());
             Some(c)
         }
-        Cond::Eq(field, value) => {
+        Cond::Eq(field, value) if *field != M::META.pk => {
             let n = field_number::<M>(field, "filter")?;
-            if !M::META.fields[n - 1].is_indexed() {
-                return Ok(None); // the script reports the missing index
-            }
             let meta = &M::META.fields[n - 1];
-            if meta.index == crate::model::IndexKind::Unique {
-                let mut c = cmd("HEXISTS");
-                c.arg(keys.unique(field)).arg(value.as_slice());
-                Some(c)
-            } else {
-                let mut c = cmd("SCARD");
-                c.arg(keys.index(field, value));
-                Some(c)
+            match meta.index {
+                crate::model::IndexKind::None => None, // the script reports the missing index
+                crate::model::IndexKind::Unique => {
+                    let mut c = cmd("HEXISTS");
+                    c.arg(keys.unique(field)).arg(value.as_slice());
+                    Some(c)
+                }
+                crate::model::IndexKind::Index => {
+                    let mut c = cmd("SCARD");
+                    c.arg(keys.index(field, value));
+                    Some(c)
+                }
             }
         }
         _ => None,
@@ -473,10 +476,21 @@ pub(crate) fn count_cmd<M: Model>(keys: &Keys, query: &Query<M>) -> Result<Optio
 /// What a query returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Output<'f> {
+    /// The ids of live instances.
     Ids,
+    /// How many live instances match.
     Count,
+    /// The size of the combined index sets, instances whose hash is gone included.
+    CountIndexed,
+    /// 1 if any live instance matches (in no particular order), else 0.
+    Exists,
+    /// Every field of each live instance.
+    Full,
+    /// The named stored fields (not the primary key) of each live instance.
     Load(&'f [&'static str]),
+    /// One stored field (not the primary key) of each live instance.
     Values(&'static str),
+    /// Delete the matches.
     Delete,
 }
 
@@ -507,6 +521,9 @@ pub(crate) fn query_call<M: Model>(
     match out {
         Output::Ids => inv.arg("ids"),
         Output::Count => inv.arg("count"),
+        Output::CountIndexed => inv.arg("indexed"),
+        Output::Exists => inv.arg("exists"),
+        Output::Full => inv.arg("full"),
         Output::Delete => inv.arg("delete"),
         Output::Values(field) => inv.arg("values").arg(field_number::<M>(field, "values")?),
         Output::Load(fields) => {
@@ -520,6 +537,9 @@ pub(crate) fn query_call<M: Model>(
     Ok(inv)
 }
 
+/// How the script orders by `field`: `id` and `score` read a sorted set (the id set,
+/// or an indexed number's, which holds every instance only if the field cannot be
+/// empty); `number` and `alpha` sort the stored values inside the script.
 fn sort_how<M: Model>(field: &str) -> Result<&'static str> {
     use crate::field::FieldKind;
     if field == M::META.pk {
@@ -532,7 +552,6 @@ fn sort_how<M: Model>(field: &str) -> Result<&'static str> {
         reason: "the model has no such stored field".into(),
     })?;
     Ok(match meta.kind {
-        // Every instance has a score only if the field cannot be empty.
         FieldKind::Number if meta.is_indexed() && !meta.nullable => "score",
         FieldKind::Number => "number",
         FieldKind::Text | FieldKind::Other => "alpha",
@@ -541,7 +560,11 @@ fn sort_how<M: Model>(field: &str) -> Result<&'static str> {
 
 /// Writes a condition as postfix program steps.
 fn emit<M: Model>(call: &mut Call, keys: &Keys, cond: &Cond) -> Result<()> {
+    // The primary key is field 0: the script answers it from the id set.
     let indexed = |name: &str| -> Result<usize> {
+        if name == M::META.pk {
+            return Ok(0);
+        }
         let n = field_number::<M>(name, "filter")?;
         if !M::META.fields[n - 1].is_indexed() {
             return Err(Error::InvalidQuery {
@@ -556,6 +579,14 @@ fn emit<M: Model>(call: &mut Call, keys: &Keys, cond: &Cond) -> Result<()> {
     match cond {
         Cond::All => {
             call.inv.arg("all");
+        }
+        Cond::Invalid(field, reason) => {
+            return Err(Error::InvalidQuery {
+                model: M::META.label(),
+                field: (*field).to_owned(),
+                operation: "filter",
+                reason: (*reason).to_owned(),
+            });
         }
         Cond::Eq(field, value) => {
             let n = indexed(field)?;
@@ -607,13 +638,14 @@ fn emit<M: Model>(call: &mut Call, keys: &Keys, cond: &Cond) -> Result<()> {
 }
 
 /// Declares the index set of field `n` (1-based) = `value` and returns its position
-/// in `KEYS`; 0 for a unique field, whose equality lookups use its unique hash.
+/// in `KEYS`; 0 for the primary key (field 0) and a unique field, whose equality
+/// lookups use the id set and the unique hash.
 fn index_set<M: Model>(call: &mut Call, keys: &Keys, n: usize, value: &[u8]) -> usize {
-    let meta = &M::META.fields[n - 1];
-    if meta.index == crate::model::IndexKind::Unique {
-        0
-    } else {
-        call.key(keys.index(meta.name, value))
+    match n.checked_sub(1).map(|i| &M::META.fields[i]) {
+        Some(meta) if meta.index != crate::model::IndexKind::Unique => {
+            call.key(keys.index(meta.name, value))
+        }
+        _ => 0,
     }
 }
 
@@ -622,8 +654,8 @@ pub(crate) fn decode_loaded<M: Model>(reply: Value) -> Result<Vec<M>> {
     let rows: Vec<(u64, Value)> = Vec::from_frame(reply)?;
     let mut out = Vec::with_capacity(rows.len());
     for (id, fields) in rows {
-        // An instance deleted between the index read and HGETALL cannot happen inside
-        // one script; an empty hash would mean a broken index, so report it.
+        // The script leaves out ids whose hash is gone, so an empty hash here means a
+        // broken reply: report it rather than make up an instance.
         match decode::<M>(id, fields)? {
             Some(m) => out.push(m),
             None => {
@@ -648,33 +680,46 @@ pub struct Row {
 }
 
 impl Row {
-    /// The value of one loaded field, decoded as the column's type.
+    /// The value of one loaded field, decoded as the column's type. The primary-key
+    /// column is always there, loaded or not.
     pub fn get<M: Model, T: crate::field::Field, I>(
         &self,
         column: crate::model::Column<M, T, I>,
     ) -> Result<T> {
-        T::from_stored(self.fields.get(column.name()).map(|b| &b[..])).map_err(|reason| {
-            Error::Decode {
-                model: M::META.label(),
-                id: self.id,
-                field: column.name().to_owned(),
-                reason,
-            }
+        let id;
+        let stored = if column.name() == M::META.pk {
+            id = self.id.to_string();
+            Some(id.as_bytes())
+        } else {
+            self.fields.get(column.name()).map(|b| &b[..])
+        };
+        T::from_stored(stored).map_err(|reason| Error::Decode {
+            model: M::META.label(),
+            id: self.id,
+            field: column.name().to_owned(),
+            reason,
         })
     }
 
-    /// The stored bytes of a field, if it was loaded and has a value.
+    /// The stored bytes of a field, if it was loaded and has a value (the primary key
+    /// as decimal text, if it was named).
     pub fn raw(&self, field: &str) -> Option<&Bytes> {
         self.fields.get(field)
     }
 }
 
-/// Decodes a `load` reply of chosen fields into rows.
-pub(crate) fn decode_rows(reply: Value) -> Result<Vec<Row>> {
+/// Decodes a `load` reply of chosen fields into rows; `pk` names the primary key when
+/// it was asked for, so that [`Row::raw`] has it too.
+pub(crate) fn decode_rows(reply: Value, pk: Option<&str>) -> Result<Vec<Row>> {
     let rows: Vec<(u64, HashMap<String, Bytes>)> = Vec::from_frame(reply)?;
     Ok(rows
         .into_iter()
-        .map(|(id, fields)| Row { id, fields })
+        .map(|(id, mut fields)| {
+            if let Some(pk) = pk {
+                fields.insert(pk.to_owned(), Bytes::from(id.to_string()));
+            }
+            Row { id, fields }
+        })
         .collect())
 }
 

@@ -31,13 +31,48 @@
 //! # How it runs
 //!
 //! The query compiles to a small postfix program for one Lua script: equality filters
-//! name index sets directly, `in` unions them, ranges copy a slice of a field's sorted
-//! set (`ZRANGESTORE ... BYSCORE`), `startswith` reads the lexicographic set, and
-//! `filter` / `exclude` / `union` / `intersect` become `ZINTERSTORE` / `ZDIFFSTORE` /
-//! `ZUNIONSTORE`. Ordering by id or by an indexed number uses sorted sets; any other
-//! field uses `SORT ... BY` on the hashes. Slicing, counting and loading happen in the
-//! same script. Intermediate keys live under `{B}:tmp:` and are deleted before it
-//! returns.
+//! name index sets directly, `in` unions them (any number of values: long lists are
+//! read in chunks), ranges copy a slice of a field's sorted set (`ZRANGESTORE ...
+//! BYSCORE`), `startswith` reads the lexicographic set, and `filter` / `exclude` /
+//! `union` / `intersect` become `ZINTERSTORE` / `ZDIFFSTORE` / `ZUNIONSTORE`. The
+//! primary-key column (`User::ID`) filters like an indexed number, from the id set.
+//! Slicing, counting and loading happen in the same script. Intermediate results are
+//! temporary keys `{B}:tmp:<n>`: each is emptied when the script creates it, and all
+//! are deleted before the script returns, when it fails part-way too, so a failed
+//! query never changes a later one.
+//!
+//! A filter that cannot run is [`Error::InvalidQuery`](crate::Error::InvalidQuery)
+//! before anything is sent: a NaN or `None` range bound, and `eq(None)` (or a `None`
+//! in `is_in`) on an `Option` column, since an instance without a value is in no index
+//! (and a null is never the empty string).
+//!
+//! # Order
+//!
+//! Without [`sort_by`](Query::sort_by), results come in id order. Sorting never uses
+//! `SORT ... BY` or any key pattern, so it works on Redis Cluster and for users whose
+//! ACL allows only the model's keys:
+//!
+//! - by id, or by an indexed number or date that cannot be empty: the field's sorted
+//!   set (a page near the start costs O(log n + page));
+//! - by any other field: inside the script, from each candidate's stored value (one
+//!   `HGET` per candidate; a page near the start is selected in O(n log page), a deep
+//!   one sorts all). Numbers and dates compare by value (dates by day, timestamps by
+//!   instant); an instance without a value sorts as if it were 0 (as `SORT BY` did),
+//!   and NaN after every number. Every other kind (text, bool, enums, bytes) compares
+//!   by its stored bytes (in the server's collation, byte order under the C locales
+//!   redis-server normally runs in); an instance without a value comes first.
+//!
+//! Ties are broken by id compared as decimal text (`10` before `9`: the order of equal
+//! scores in a sorted set), so every order is total and deterministic, and
+//! [`Order::Desc`] is the exact reverse of [`Order::Asc`], ties included.
+//!
+//! # Index entries without a hash
+//!
+//! An instance hash removed outside the ORM (`DEL` by hand, eviction, expiry) leaves
+//! its index entries behind. Every read skips such ids: counts, `exists`, ids, loads,
+//! values; offset and limit count live instances only, so a page is full as long as
+//! live matches remain. [`Db::count_indexed`](crate::Db::count_indexed) is the
+//! O(1) count that trusts the indexes.
 
 use std::marker::PhantomData;
 
@@ -66,6 +101,9 @@ pub(crate) enum Cond {
     And(Vec<Cond>),
     Or(Vec<Cond>),
     Diff(Box<Cond>, Box<Cond>),
+    /// A filter that cannot run (a NaN bound, `eq(None)`): the query fails with
+    /// `Error::InvalidQuery` naming the field, before anything is sent.
+    Invalid(&'static str, &'static str),
 }
 
 /// One condition on model `M`, made from a [`Column`].
@@ -116,78 +154,95 @@ impl IntoField<Option<String>> for &str {
     }
 }
 
-fn stored<T: Field>(value: &T) -> Vec<u8> {
-    value.to_stored().unwrap_or_default()
+/// The stored form of a filter value; `None` for "no value", which no index holds.
+fn stored<T: Field>(value: &T) -> Option<Vec<u8>> {
+    value.to_stored()
 }
 
-fn bound<T: Field>(value: &T, exclusive: bool) -> String {
-    let score = value.score().unwrap_or(f64::NAN);
-    if exclusive {
-        format!("({score:?}")
-    } else {
-        format!("{score:?}")
+/// Why `eq(None)` and `is_in` with a `None` are refused.
+const NO_NULL_LOOKUP: &str = "None has no index entry (an instance without a value is in no \
+     index set, and a null is not the empty string): filter on values, or exclude them";
+
+/// A range bound in `ZRANGE BYSCORE` syntax, or why there is none.
+fn bound<T: Field>(value: &T, exclusive: bool) -> Result<String, &'static str> {
+    match value.score() {
+        None => Err("a range bound needs a value, not None"),
+        Some(score) if score.is_nan() => Err("a NaN range bound matches nothing"),
+        Some(score) if exclusive => Ok(format!("({score:?}")),
+        Some(score) => Ok(format!("{score:?}")),
     }
 }
 
 impl<M: Model, T: Field, I: Filterable> Column<M, T, I> {
     /// The field equals `value`.
+    ///
+    /// `eq(None)` on an `Option` column is refused with [`Error::InvalidQuery`]
+    /// when the query runs: instances without a value have no index entry to look up
+    /// (and `None` never matches `Some("")`).
+    ///
+    /// [`Error::InvalidQuery`]: crate::Error::InvalidQuery
     pub fn eq(self, value: impl IntoField<T>) -> Filter<M> {
-        Filter::new(Cond::Eq(self.name(), stored(&value.into_field())))
+        Filter::new(match stored(&value.into_field()) {
+            Some(v) => Cond::Eq(self.name(), v),
+            None => Cond::Invalid(self.name(), NO_NULL_LOOKUP),
+        })
     }
 
-    /// The field equals one of `values`.
+    /// The field equals one of `values` (any number of them: long lists are read in
+    /// chunks). A `None` among them is refused as in [`eq`](Column::eq).
     pub fn is_in<V: IntoField<T>>(self, values: impl IntoIterator<Item = V>) -> Filter<M> {
-        Filter::new(Cond::In(
-            self.name(),
-            values
-                .into_iter()
-                .map(|v| stored(&v.into_field()))
-                .collect(),
-        ))
+        let values: Option<Vec<Vec<u8>>> = values
+            .into_iter()
+            .map(|v| stored(&v.into_field()))
+            .collect();
+        Filter::new(match values {
+            Some(values) => Cond::In(self.name(), values),
+            None => Cond::Invalid(self.name(), NO_NULL_LOOKUP),
+        })
     }
 }
 
 impl<M: Model, T: NumericField, I: Filterable> Column<M, T, I> {
-    /// The field is greater than `value`.
+    /// A range filter, or the reason one bound is invalid (refused when it runs).
+    fn range(
+        self,
+        min: Result<String, &'static str>,
+        max: Result<String, &'static str>,
+    ) -> Filter<M> {
+        Filter::new(match (min, max) {
+            (Ok(min), Ok(max)) => Cond::Range(self.name(), min, max),
+            (Err(why), _) | (_, Err(why)) => Cond::Invalid(self.name(), why),
+        })
+    }
+
+    /// The field is greater than `value`. A NaN or `None` bound is refused with
+    /// [`Error::InvalidQuery`](crate::Error::InvalidQuery) before anything is sent,
+    /// as in every range filter.
     pub fn gt(self, value: impl IntoField<T>) -> Filter<M> {
-        let value = value.into_field();
-        Filter::new(Cond::Range(self.name(), bound(&value, true), "+inf".into()))
+        self.range(bound(&value.into_field(), true), Ok("+inf".into()))
     }
 
     /// The field is greater than or equal to `value`.
     pub fn gte(self, value: impl IntoField<T>) -> Filter<M> {
-        let value = value.into_field();
-        Filter::new(Cond::Range(
-            self.name(),
-            bound(&value, false),
-            "+inf".into(),
-        ))
+        self.range(bound(&value.into_field(), false), Ok("+inf".into()))
     }
 
     /// The field is less than `value`.
     pub fn lt(self, value: impl IntoField<T>) -> Filter<M> {
-        let value = value.into_field();
-        Filter::new(Cond::Range(self.name(), "-inf".into(), bound(&value, true)))
+        self.range(Ok("-inf".into()), bound(&value.into_field(), true))
     }
 
     /// The field is less than or equal to `value`.
     pub fn lte(self, value: impl IntoField<T>) -> Filter<M> {
-        let value = value.into_field();
-        Filter::new(Cond::Range(
-            self.name(),
-            "-inf".into(),
-            bound(&value, false),
-        ))
+        self.range(Ok("-inf".into()), bound(&value.into_field(), false))
     }
 
     /// The field is between `low` and `high`, both included.
     pub fn between(self, low: impl IntoField<T>, high: impl IntoField<T>) -> Filter<M> {
-        let (low, high) = (low.into_field(), high.into_field());
-        Filter::new(Cond::Range(
-            self.name(),
-            bound(&low, false),
-            bound(&high, false),
-        ))
+        self.range(
+            bound(&low.into_field(), false),
+            bound(&high.into_field(), false),
+        )
     }
 }
 
@@ -200,6 +255,15 @@ impl<M: Model, T: TextField, I: PrefixFilterable> Column<M, T, I> {
     /// #[derive(Model)]
     /// struct City { id: u64, #[model(index)] name: String }
     /// let q = City::objects().filter(City::NAME.startswith("Ro")); // no `prefix`
+    /// ```
+    ///
+    /// The primary key is a number, not text:
+    ///
+    /// ```compile_fail
+    /// # use stdnet_orm::Model;
+    /// #[derive(Model)]
+    /// struct City { id: u64, #[model(index, prefix)] name: String }
+    /// let q = City::objects().filter(City::ID.startswith("1"));
     /// ```
     pub fn startswith(self, prefix: &str) -> Filter<M> {
         Filter::new(Cond::Prefix(self.name(), prefix.as_bytes().to_vec()))
@@ -284,8 +348,9 @@ impl<M: Model> Query<M> {
         self
     }
 
-    /// Orders by a field (any field: indexed numbers use their sorted set, others
-    /// `SORT ... BY`). Without it, results come in id order.
+    /// Orders by a field (any field: indexed numbers use their sorted set, others are
+    /// sorted inside the script; see [Order](self#order) for where instances without
+    /// a value go and how ties are broken). Without it, results come in id order.
     pub fn sort_by<T, I>(mut self, column: Column<M, T, I>, order: Order) -> Self {
         self.sort = Some((column.name(), order));
         self
