@@ -32,7 +32,8 @@
 //! | `filter_eq_100_of_100k`   | `db.all(filter(AGE.eq(500)))`               | SMEMBERS + pipelined HGETALL + decode, id order  |
 //! | `range_filter`            | `db.all(filter(AGE.between(1000, 1009)))`   | ZRANGEBYSCORE + pipelined HGETALL + decode, id order |
 //! | `sort_limit_10_of_100k`   | `db.all(sort_by(AGE, Desc).limit(10))`      | ZRANGE num:age 0 9 REV + pipelined HGETALL       |
-//! | `count`                   | `db.count(filter(COUNTRY.eq("IT")))` (10k)  | SCARD                                            |
+//! | `count`                   | `db.count(filter(COUNTRY.eq("IT")))` (10k): exact, skips ids whose hash is gone | SMEMBERS + one EXISTS of every hash |
+//! | `count_indexed`           | `db.count_indexed(filter(COUNTRY.eq("IT")))` (10k): the index's size | SCARD                         |
 //!
 //! `insert_100k` starts every iteration on an empty server (FLUSHALL SYNC, and the
 //! copy of the objects to insert, are outside the timed part: `iter_custom`); its
@@ -221,10 +222,22 @@ fn hand_sort_limit(con: &mut redis::Connection, limit: usize) -> redis::RedisRes
     hand_load(con, &ids)
 }
 
-fn hand_count(con: &mut redis::Connection, country: &str) -> redis::RedisResult<usize> {
+fn hand_count_indexed(con: &mut redis::Connection, country: &str) -> redis::RedisResult<usize> {
     redis::cmd("SCARD")
         .arg(format!("{B}:idx:country:{country}"))
         .query(con)
+}
+
+/// What `count` promises by hand: the index's ids whose hash exists.
+fn hand_count(con: &mut redis::Connection, country: &str) -> redis::RedisResult<usize> {
+    let ids: Vec<u64> = redis::cmd("SMEMBERS")
+        .arg(format!("{B}:idx:country:{country}"))
+        .query(con)?;
+    let mut exists = redis::cmd("EXISTS");
+    for id in &ids {
+        exists.arg(obj_key(*id));
+    }
+    exists.query(con)
 }
 
 // ---------------------------------------------------------------------------------
@@ -255,6 +268,11 @@ fn orm_sort_limit(db: &mut Db, limit: usize) -> Vec<User> {
 fn orm_count(db: &mut Db, country: &str) -> usize {
     db.count(&User::objects().filter(User::COUNTRY.eq(country)))
         .expect("count")
+}
+
+fn orm_count_indexed(db: &mut Db, country: &str) -> usize {
+    db.count_indexed(&User::objects().filter(User::COUNTRY.eq(country)))
+        .expect("count_indexed")
 }
 
 // ---------------------------------------------------------------------------------
@@ -501,7 +519,7 @@ fn read_groups(c: &mut Criterion, env: &mut Env) {
 
     // A different id every call, spread over the whole dataset.
     let id_of = |i: u64| 1 + (i * 7919) % OBJECTS as u64;
-    let workloads: [(&str, usize, u64, SamplingMode); 5] = [
+    let workloads: [(&str, usize, u64, SamplingMode); 6] = [
         // (name, sample size, measurement seconds, sampling): flat sampling for the
         // workload whose stdnet-orm side takes a large fraction of a second per call.
         ("get_by_id", 50, 3, SamplingMode::Auto),
@@ -509,6 +527,7 @@ fn read_groups(c: &mut Criterion, env: &mut Env) {
         ("range_filter", 30, 4, SamplingMode::Auto),
         ("sort_limit_10_of_100k", 10, 6, SamplingMode::Flat),
         ("count", 30, 4, SamplingMode::Auto),
+        ("count_indexed", 30, 4, SamplingMode::Auto),
     ];
     for (name, samples, secs, mode) in workloads {
         let mut g = c.benchmark_group(format!("orm/{name}"));
@@ -551,6 +570,13 @@ fn read_groups(c: &mut Criterion, env: &mut Env) {
                 name,
                 |db, _| orm_count(db, COUNT_COUNTRY),
                 |con, _| hand_count(con, COUNT_COUNTRY).unwrap(),
+            ),
+            "count_indexed" => read_workload(
+                &mut g,
+                env,
+                name,
+                |db, _| orm_count_indexed(db, COUNT_COUNTRY),
+                |con, _| hand_count_indexed(con, COUNT_COUNTRY).unwrap(),
             ),
             other => unreachable!("{other}"),
         }
