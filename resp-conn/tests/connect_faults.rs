@@ -366,3 +366,46 @@ fn errors_opening_with_a_password_never_show_it() {
         }
     }
 }
+
+/// Makes the server want a password and drops every client connection, `admin`'s too.
+fn require_password_and_kick_everyone(admin: &mut Connection) {
+    admin
+        .query::<()>(cmd("CONFIG").arg("SET").arg("requirepass").arg(SECRET))
+        .unwrap();
+    let _ = admin.query::<i64>(cmd("CLIENT").arg("KILL").arg("TYPE").arg("normal"));
+}
+
+/// Calls `attempt` until it fails with an auth error (the first calls may find the
+/// old socket dead instead); panics after 50 tries or on any other outcome.
+fn until_auth_error(what: &str, mut attempt: impl FnMut() -> Result<String, Error>) -> Error {
+    for _ in 0..50 {
+        match attempt() {
+            Err(e) if e.is_auth_error() => return e,
+            Err(e) if e.is_connection_error() => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => panic!("{what}: expected an auth error at reconnect, got {other:?}"),
+        }
+    }
+    panic!("{what}: never reconnected");
+}
+
+#[test]
+fn a_reconnect_the_server_refuses_to_authenticate_is_an_auth_error() {
+    let server = RedisServer::start();
+    let addr = format!("127.0.0.1:{}", server.port());
+    let info = ConnectionInfo::tcp("127.0.0.1", server.port());
+    let mut con = Connection::open(&info).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mux = rt
+        .block_on(aio::MultiplexedConnection::open(&info))
+        .unwrap();
+    let mut single = rt.block_on(aio::Connection::open(&info)).unwrap();
+    require_password_and_kick_everyone(&mut Connection::open(&info).unwrap());
+    let err = until_auth_error("sync", || con.query(&cmd("PING")));
+    assert_names_address("sync", &err, &addr);
+    let err = until_auth_error("multiplexed", || rt.block_on(mux.query(&cmd("PING"))));
+    assert_names_address("multiplexed", &err, &addr);
+    let err = until_auth_error("single", || rt.block_on(single.query(&cmd("PING"))));
+    assert_names_address("single", &err, &addr);
+}
