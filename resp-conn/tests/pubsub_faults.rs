@@ -70,6 +70,63 @@ fn a_timed_out_wait_keeps_the_subscription_and_the_next_message_arrives() {
     }
 }
 
+/// A subscriber whose wait times out in the middle of a message keeps the half it
+/// has: the next wait completes it. (A fake server on loopback, since a real one
+/// sends a message whole.)
+#[test]
+fn a_wait_that_times_out_in_the_middle_of_a_message_gets_it_whole_next_time() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (rest_now, rest_signal) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(DELIVERY)).unwrap();
+        let mut buf = [0u8; 1024];
+        // Answer the handshake's PING, then SUBSCRIBE with its confirmation and half
+        // a message.
+        loop {
+            let n = s.read(&mut buf).unwrap();
+            let got = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if got.contains("PING") {
+                s.write_all(b"+PONG\r\n").unwrap();
+            }
+            if got.contains("SUBSCRIBE") {
+                s.write_all(b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n")
+                    .unwrap();
+                s.write_all(b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhel")
+                    .unwrap();
+                break;
+            }
+        }
+        // Bounded, so that a subscriber that went elsewhere fails instead of hanging.
+        let _ = rest_signal.recv_timeout(DELIVERY);
+        let _ = s.write_all(b"lo\r\n");
+        // Hold the connection until the subscriber is done with it.
+        let _ = s.read(&mut buf);
+    });
+    let info = ConnectionInfo::tcp("127.0.0.1", port).with_read_timeout(Some(DELIVERY));
+    let mut sub = PubSub::open(info).unwrap();
+    sub.subscribe(["ch"]).unwrap();
+    assert_eq!(
+        sub.next_message_timeout(Some(Duration::from_millis(50)))
+            .unwrap(),
+        None,
+        "half a message is no message"
+    );
+    rest_now.send(()).unwrap();
+    let m = sub
+        .next_message_timeout(Some(DELIVERY))
+        .unwrap()
+        .expect("the rest of the message");
+    assert_eq!(
+        (m.channel_str(), m.payload_str()),
+        (Some("ch"), Some("hello"))
+    );
+    drop(sub);
+    server.join().unwrap();
+}
+
 /// Runs `fut` until it has returned `Pending` `polls` times, then drops it (returns
 /// `None`): a cancellation at an exact await point, independent of timer resolution.
 /// A future that stays pending without waking is dropped after `idle`.
