@@ -1,4 +1,16 @@
 //! Errors: from the network, the protocol, the server, and converting replies.
+//!
+//! # Where, and no secrets
+//!
+//! A connection that cannot be opened (refused, timed out, broken or failing during
+//! the handshake) is [`Error::Connect`], naming the address (`host:port` or the Unix
+//! socket path); credentials the server rejects, or credentials it wants and was not
+//! given, are [`Error::Auth`]. Both come from `open`, never from the first command
+//! (the handshake always runs at once), and from reconnects.
+//!
+//! No error text or `Debug` output contains a password: URLs in
+//! [`Error::InvalidConfig`] have their user information replaced by `***`, and the
+//! server's replies to the handshake do not echo credentials.
 
 use std::fmt;
 use std::io;
@@ -29,9 +41,30 @@ pub enum Error {
         /// Where in a nested reply, if anywhere (e.g. `element 3`).
         context: Option<String>,
     },
-    /// A connect, read or write took longer than its configured timeout.
+    /// A read or write took longer than its configured timeout. (Opening a connection
+    /// that takes longer than `connect_timeout` is [`Error::Connect`] around this.)
     #[error("timed out")]
     Timeout,
+    /// Opening a connection to `addr` failed: refused, unreachable, not done within
+    /// `connect_timeout` (handshake included), or broken or answered with an error
+    /// during the handshake. `source` says which (see [`Error::is_timeout`]).
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// The server's address: `host:port`, or the Unix socket path.
+        addr: String,
+        /// What went wrong.
+        source: Box<Error>,
+    },
+    /// The server at `addr` rejected the credentials, or wants credentials that were
+    /// not given (`WRONGPASS`, `NOAUTH`, or an error reply to `AUTH`), during the
+    /// handshake of an open or a reconnect.
+    #[error("authentication failed at {addr}: {source}")]
+    Auth {
+        /// The server's address: `host:port`, or the Unix socket path.
+        addr: String,
+        /// The server's error reply.
+        source: ServerError,
+    },
     /// The connection was closed by the server, or is not usable after an earlier error.
     #[error("connection closed")]
     ConnectionClosed,
@@ -67,7 +100,9 @@ impl Error {
     }
 
     /// True when the connection can no longer be used and must be re-established:
-    /// I/O errors, protocol errors, timeouts and closed connections.
+    /// I/O errors, protocol errors, timeouts, closed connections, and connections
+    /// that could not be opened. ([`Error::Auth`] is not one: connecting again with
+    /// the same credentials fails the same way.)
     pub fn is_connection_error(&self) -> bool {
         matches!(
             self,
@@ -76,7 +111,23 @@ impl Error {
                 | Error::Timeout
                 | Error::ConnectionClosed
                 | Error::UnexpectedReply(_)
+                | Error::Connect { .. }
         )
+    }
+
+    /// True for a timeout: of a read or write ([`Error::Timeout`]), or of opening a
+    /// connection ([`Error::Connect`] around one).
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            Error::Timeout => true,
+            Error::Connect { source, .. } => source.is_timeout(),
+            _ => false,
+        }
+    }
+
+    /// True when the server refused the credentials ([`Error::Auth`]).
+    pub fn is_auth_error(&self) -> bool {
+        matches!(self, Error::Auth { .. })
     }
 
     /// A copy of this error, for telling many waiting callers about one failure.
@@ -96,6 +147,14 @@ impl Error {
                 context: context.clone(),
             },
             Error::Timeout => Error::Timeout,
+            Error::Connect { addr, source } => Error::Connect {
+                addr: addr.clone(),
+                source: Box::new(source.duplicate()),
+            },
+            Error::Auth { addr, source } => Error::Auth {
+                addr: addr.clone(),
+                source: source.clone(),
+            },
             Error::ConnectionClosed => Error::ConnectionClosed,
             Error::InvalidConfig(s) => Error::InvalidConfig(s.clone()),
             Error::UnexpectedReply(s) => Error::UnexpectedReply(s.clone()),

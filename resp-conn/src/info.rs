@@ -23,6 +23,13 @@
 //! `protocol=resp2|resp3` (`resp3` makes the handshake send `HELLO 3`),
 //! `client_name=NAME`, `namespace=PREFIX` (used by stdnet-orm for its keys).
 //! User names and passwords may be percent-encoded.
+//!
+//! # Secrets
+//!
+//! The password never shows: `Debug` of a [`ConnectionInfo`] prints `password:
+//! Some(***)`, its `Display` is the URL without user information, and an error about
+//! a URL shows the URL with everything before its last `@` (the user information, if
+//! the URL has any) replaced by `***`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -55,12 +62,27 @@ pub enum Addr {
     Unix(PathBuf),
 }
 
+impl fmt::Display for Addr {
+    /// `host:port` (`[::1]:port` for an IPv6 address), or the socket path.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Addr::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            Addr::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Addr::Unix(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
 /// Everything needed to open a connection and prepare it.
 ///
 /// On connect the handshake sends, in one round trip: `HELLO 3` (RESP3 only, with
 /// `AUTH` and `SETNAME` folded in), or `AUTH` and `CLIENT SETNAME`; then `SELECT` if
-/// `db` is not 0.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `db` is not 0; and a `PING` if none of these is sent, so that a server that wants
+/// a password, or does not answer, fails the open rather than the first command.
+/// The whole open, handshake included, takes at most `connect_timeout`.
+///
+/// `Debug` shows every field but the password (see [Secrets](self#secrets)).
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConnectionInfo {
     /// Where the server listens.
@@ -78,7 +100,10 @@ pub struct ConnectionInfo {
     /// A key prefix for libraries built on this crate (stdnet-orm uses it so that
     /// tests and tenants do not collide). The connection itself does not use it.
     pub namespace: Option<String>,
-    /// How long connecting may take. Default 5 s.
+    /// How long opening a connection may take, from the first connect attempt to the
+    /// handshake's last reply. Default 5 s. With `None` the operating system bounds
+    /// the TCP connect and `read_timeout` each handshake reply. (Resolving a host
+    /// name is not bounded.)
     pub connect_timeout: Option<Duration>,
     /// How long a reply may take to arrive. Default none (wait forever), so that
     /// blocking commands work; set one for request/response traffic.
@@ -118,7 +143,7 @@ impl ConnectionInfo {
 
     /// Parses a `redis://` or `unix://` URL (see the [module docs](self)).
     pub fn from_url(url: &str) -> Result<ConnectionInfo> {
-        let bad = |why: &str| Error::InvalidConfig(format!("{why} in {url:?}"));
+        let bad = |why: &str| Error::InvalidConfig(format!("{why} in {:?}", redact_url(url)));
         let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
         let decode = |s: &str| percent_decode(s).ok_or_else(|| bad("bad percent-encoding"));
         let mut info = match parsed.scheme() {
@@ -214,6 +239,50 @@ impl ConnectionInfo {
     pub fn with_write_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.write_timeout = timeout;
         self
+    }
+}
+
+/// The URL with everything between its scheme and its last `@` replaced by `***`,
+/// for error messages: the user information goes whatever else is wrong with the URL
+/// (a URL the parser rejects may still hold a password, and `@` cannot appear
+/// unencoded anywhere else in a valid one).
+fn redact_url(url: &str) -> String {
+    let Some(at) = url.rfind('@') else {
+        return url.to_owned();
+    };
+    let start = url
+        .find("://")
+        .map(|i| i + 3)
+        .or_else(|| url.find(':').map(|i| i + 1))
+        .filter(|&start| start <= at)
+        .unwrap_or(0);
+    format!("{}***{}", &url[..start], &url[at..])
+}
+
+/// Prints `***` for a secret in `Debug` output.
+struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Debug for ConnectionInfo {
+    /// Every field, the password replaced by `***`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionInfo")
+            .field("addr", &self.addr)
+            .field("db", &self.db)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| Redacted))
+            .field("protocol", &self.protocol)
+            .field("client_name", &self.client_name)
+            .field("namespace", &self.namespace)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("write_timeout", &self.write_timeout)
+            .finish()
     }
 }
 
@@ -340,6 +409,20 @@ mod tests {
         ] {
             let err = ConnectionInfo::from_url(url).unwrap_err().to_string();
             assert!(err.contains(why), "{url}: {err}");
+        }
+    }
+
+    #[test]
+    fn redacted_urls_keep_the_scheme_and_host() {
+        for (url, shown) in [
+            ("redis://u:p@host:1/2", "redis://***@host:1/2"),
+            ("redis://host/abc", "redis://host/abc"),
+            ("redis:u:p@host", "redis:***@host"),
+            ("u:p@host", "u:***@host"),
+            ("@@", "***@"),
+            ("redis://a:b/c@d#e@f", "redis://***@f"),
+        ] {
+            assert_eq!(redact_url(url), shown);
         }
     }
 }

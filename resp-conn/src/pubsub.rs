@@ -22,13 +22,13 @@
 //! ```
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use resp_parser::GenericFrame;
 
 use crate::cmd::{Cmd, cmd};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::info::IntoConnectionInfo;
 use crate::reply::Value;
 use crate::sync::Connection;
@@ -258,36 +258,34 @@ impl PubSub {
         self.change(Kind::Pattern, false, patterns)
     }
 
-    /// Waits for the next message, for at most `timeout` if given (then `Ok(None)`).
+    /// Waits for the next message, for at most `timeout` if given (then `Ok(None)`;
+    /// a zero timeout only looks at what has arrived).
     ///
-    /// If the connection breaks, this returns the error; the next call reconnects and
-    /// subscribes again to everything.
+    /// A timeout is not a disconnect: the subscriber stays connected and subscribed,
+    /// and a message published after this returns `None` is delivered by the next
+    /// call. If the connection breaks, this returns the error; the next call
+    /// reconnects and subscribes again to everything.
     pub fn next_message_timeout(&mut self, timeout: Option<Duration>) -> Result<Option<Message>> {
         if let Some(m) = self.queued.pop_front() {
             return Ok(Some(m));
         }
         self.restore_if_needed()?;
-        let previous = self.con.info().read_timeout;
-        self.con.set_read_timeout(timeout)?;
-        let result = loop {
-            match self.con.read_value() {
-                Ok(frame) => match classify(frame) {
-                    Event::Message(m) => break Ok(Some(m)),
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            // What is left of the wait, across confirmations and other frames.
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            match self.con.next_frame_within(left) {
+                Ok(Some(frame)) => match classify(frame) {
+                    Event::Message(m) => return Ok(Some(m)),
                     Event::Confirmation | Event::Other(_) => continue,
                 },
-                Err(Error::Timeout) if timeout.is_some() => {
-                    // A timed-out read may leave half a frame behind: start clean.
-                    self.must_restore = true;
-                    break Ok(None);
-                }
+                Ok(None) => return Ok(None),
                 Err(e) => {
                     self.must_restore = true;
-                    break Err(e);
+                    return Err(e);
                 }
             }
-        };
-        self.con.set_read_timeout(previous)?;
-        result
+        }
     }
 
     /// Waits for the next message.

@@ -45,27 +45,23 @@ enum Stream {
 }
 
 impl Stream {
-    fn connect(info: &ConnectionInfo) -> Result<Stream> {
-        let stream = match &info.addr {
+    /// Connects to `info`'s address, within what is left of `deadline`.
+    fn connect(info: &ConnectionInfo, deadline: handshake::Deadline) -> Result<Stream> {
+        match &info.addr {
             Addr::Tcp { host, port } => {
-                let stream = match info.connect_timeout {
-                    Some(timeout) => connect_tcp_timeout(host, *port, timeout)?,
-                    None => TcpStream::connect((host.as_str(), *port)).map_err(Error::from_io)?,
-                };
+                let stream = connect_tcp(host, *port, deadline)?;
                 stream.set_nodelay(true)?;
-                Stream::Tcp(stream)
+                Ok(Stream::Tcp(stream))
             }
             #[cfg(unix)]
-            Addr::Unix(path) => Stream::Unix(UnixStream::connect(path).map_err(Error::from_io)?),
+            Addr::Unix(path) => Ok(Stream::Unix(
+                UnixStream::connect(path).map_err(Error::from_io)?,
+            )),
             #[cfg(not(unix))]
-            Addr::Unix(_) => {
-                return Err(Error::InvalidConfig(
-                    "Unix sockets need a Unix system".into(),
-                ));
-            }
-        };
-        stream.set_timeouts(info.read_timeout, info.write_timeout)?;
-        Ok(stream)
+            Addr::Unix(_) => Err(Error::InvalidConfig(
+                "Unix sockets need a Unix system".into(),
+            )),
+        }
     }
 
     fn set_timeouts(&self, read: Option<Duration>, write: Option<Duration>) -> Result<()> {
@@ -82,13 +78,28 @@ impl Stream {
         }
         Ok(())
     }
+
+    fn set_nonblocking(&self, on: bool) -> Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_nonblocking(on)?,
+            #[cfg(unix)]
+            Stream::Unix(s) => s.set_nonblocking(on)?,
+        }
+        Ok(())
+    }
 }
 
-fn connect_tcp_timeout(host: &str, port: u16, timeout: Duration) -> Result<TcpStream> {
+/// Tries each address `host` resolves to in turn, each within what is left of the
+/// deadline (or the operating system's timeout without one).
+fn connect_tcp(host: &str, port: u16, deadline: handshake::Deadline) -> Result<TcpStream> {
     use std::net::ToSocketAddrs;
     let mut last = None;
     for addr in (host, port).to_socket_addrs()? {
-        match TcpStream::connect_timeout(&addr, timeout) {
+        let attempt = match deadline.remaining(None)? {
+            Some(timeout) => TcpStream::connect_timeout(&addr, timeout),
+            None => TcpStream::connect(addr),
+        };
+        match attempt {
             Ok(s) => return Ok(s),
             Err(e) => last = Some(e),
         }
@@ -143,6 +154,9 @@ pub struct Connection {
     pushes: VecDeque<Value>,
     loaded_scripts: std::collections::HashSet<String>,
     scratch: Box<[u8]>,
+    /// Set while a subscriber waits (see [`next_frame_within`](Self::next_frame_within)):
+    /// a read timeout then leaves the connection open.
+    timeout_keeps_stream: bool,
 }
 
 impl std::fmt::Debug for Connection {
@@ -167,6 +181,7 @@ impl Connection {
             pushes: VecDeque::new(),
             loaded_scripts: Default::default(),
             scratch: vec![0; SCRATCH].into_boxed_slice(),
+            timeout_keeps_stream: false,
         };
         con.reconnect()?;
         Ok(con)
@@ -183,26 +198,43 @@ impl Connection {
     }
 
     /// Drops the socket and connects again, with the handshake.
+    ///
+    /// The connect and the handshake together take at most the `connect_timeout`.
+    /// On failure the connection stays closed (the next call tries again), and the
+    /// error is [`Error::Connect`] naming the address, or [`Error::Auth`].
     pub fn reconnect(&mut self) -> Result<()> {
         self.stream = None;
         self.rbuf.clear();
         self.replies.reset();
         self.loaded_scripts.clear();
-        self.stream = Some(Stream::connect(&self.info)?);
-        let steps = handshake::commands(&self.info);
-        let mut out = std::mem::take(&mut self.wbuf);
-        out.clear();
-        for c in &steps {
-            c.write_to(&mut out);
+        let opened = self.connect_and_handshake();
+        if opened.is_err() {
+            // Half a handshake (say, a refused AUTH) is not a usable connection.
+            self.stream = None;
         }
-        let sent = self.write_all(&out);
-        self.wbuf = out;
-        sent?;
+        opened.map_err(|e| handshake::failed(&self.info, e))
+    }
+
+    fn connect_and_handshake(&mut self) -> Result<()> {
+        let deadline = handshake::Deadline::start(&self.info);
+        let stream = Stream::connect(&self.info, deadline)?;
+        let (read_timeout, write_timeout) = (self.info.read_timeout, self.info.write_timeout);
+        stream.set_timeouts(
+            deadline.remaining(read_timeout)?,
+            deadline.remaining(write_timeout)?,
+        )?;
+        self.stream = Some(stream);
+        let steps = handshake::steps(&self.info);
+        self.write_all(&handshake::encode(&steps))?;
         for step in &steps {
+            if let Some(s) = &self.stream {
+                s.set_timeouts(deadline.remaining(read_timeout)?, write_timeout)?;
+            }
             let reply = self.read_reply()?;
-            handshake::check(step, reply)?;
+            handshake::check(&self.info, step, reply)?;
         }
-        Ok(())
+        let stream = self.stream.as_ref().ok_or(Error::ConnectionClosed)?;
+        stream.set_timeouts(read_timeout, write_timeout)
     }
 
     /// Changes the read timeout (`None`: wait forever), e.g. around a blocking command.
@@ -421,6 +453,35 @@ impl Connection {
         }
     }
 
+    /// Reads the next frame of any kind, waiting at most `timeout` (`None`: forever,
+    /// zero: only what has arrived); `Ok(None)` when it runs out. For subscribers: a
+    /// timeout is not an error and leaves the connection open and in step (a frame
+    /// that had half arrived is completed by the next call).
+    pub(crate) fn next_frame_within(&mut self, timeout: Option<Duration>) -> Result<Option<Value>> {
+        let zero = timeout.is_some_and(|t| t.is_zero());
+        let stream = self.stream.as_ref().ok_or(Error::ConnectionClosed)?;
+        // A socket refuses a zero timeout: a zero wait is a non-blocking read.
+        if zero {
+            stream.set_nonblocking(true)?;
+        } else {
+            stream.set_timeouts(timeout, self.info.write_timeout)?;
+        }
+        self.timeout_keeps_stream = true;
+        let frame = self.read_value();
+        self.timeout_keeps_stream = false;
+        if let Some(stream) = &self.stream {
+            if zero {
+                stream.set_nonblocking(false)?;
+            }
+            stream.set_timeouts(self.info.read_timeout, self.info.write_timeout)?;
+        }
+        match frame {
+            Ok(frame) => Ok(Some(frame)),
+            Err(Error::Timeout) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Reads what the socket has into the read buffer.
     ///
     /// Reads up to [`SCRATCH`] bytes go through a scratch buffer that was zeroed once:
@@ -471,8 +532,13 @@ impl Connection {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     self.rbuf.truncate(len);
-                    self.stream = None;
-                    return Err(Error::from_io(e));
+                    let e = Error::from_io(e);
+                    // A timed-out read took no bytes: the stream is still in step, and a
+                    // subscriber, which waits for no particular reply, keeps it.
+                    if !(self.timeout_keeps_stream && matches!(e, Error::Timeout)) {
+                        self.stream = None;
+                    }
+                    return Err(e);
                 }
             }
         }

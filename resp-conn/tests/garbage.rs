@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use resp_conn::{ConnectionInfo, Error, cmd};
 
-/// Accepts connections and answers every read with `reply`, until the test ends.
+/// Accepts connections and answers every read with `reply`, until the test ends;
+/// except the first read, the handshake's PING, which gets its PONG.
 fn fake_server(reply: &'static [u8]) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -16,10 +17,12 @@ fn fake_server(reply: &'static [u8]) -> u16 {
             let Ok(mut stream) = stream else { return };
             std::thread::spawn(move || {
                 let mut buf = [0u8; 4096];
+                let mut answer = &b"+PONG\r\n"[..];
                 while let Ok(n) = stream.read(&mut buf) {
-                    if n == 0 || stream.write_all(reply).is_err() {
+                    if n == 0 || stream.write_all(answer).is_err() {
                         return;
                     }
+                    answer = reply;
                 }
             });
         }
@@ -63,6 +66,9 @@ fn a_reply_cut_short_by_the_server_is_a_connection_error() {
     std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
         let mut buf = [0u8; 64];
+        // The handshake's PING, then the command.
+        let _ = s.read(&mut buf);
+        let _ = s.write_all(b"+PONG\r\n");
         let _ = s.read(&mut buf);
         let _ = s.write_all(b"$10\r\nhalf");
     });

@@ -132,7 +132,7 @@ fn database_auth_and_client_name_from_the_url() {
     );
     // A wrong password fails the connect with the server's error.
     match Connection::open(format!("redis://:wrong@127.0.0.1:{}", server.port())) {
-        Err(Error::Server(e)) => assert_eq!(e.kind, ServerErrorKind::WrongPass),
+        Err(Error::Auth { source: e, .. }) => assert_eq!(e.kind, ServerErrorKind::WrongPass),
         other => panic!("expected WRONGPASS, got {other:?}"),
     }
 }

@@ -27,9 +27,25 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// If the connection breaks, [`next_message`](Self::next_message) returns the error
 /// once; the next call reconnects (with backoff while the server is away) and
 /// subscribes again to every channel and pattern.
+///
+/// # Cancellation
+///
+/// Every method may be cancelled (its future dropped, e.g. by `tokio::time::timeout`)
+/// without losing a subscription. A cancelled [`next_message`](Self::next_message)
+/// that was waiting loses no message either: a message half read stays in the buffer
+/// for the next call. A call cancelled while it had a command to the server under
+/// way (a subscribe or unsubscribe, or the resubscription after a reconnect) leaves
+/// the connection in an unknown state, so the next call drops it, reconnects and
+/// subscribes again to everything recorded, the cancelled change included; messages
+/// published in that gap are lost, as in any reconnect.
 pub struct PubSub {
     info: ConnectionInfo,
     stream: Option<FrameStream>,
+    /// False from the moment a command to the server is under way until it is
+    /// confirmed, and while subscriptions are being restored: a connection left so
+    /// by a cancelled call may miss subscriptions, or hold half a command, and is
+    /// replaced.
+    settled: bool,
     subs: Subscriptions,
     queued: VecDeque<Message>,
     backoff: Option<Duration>,
@@ -52,6 +68,7 @@ impl PubSub {
         Ok(PubSub {
             info,
             stream,
+            settled: true,
             subs: Subscriptions::default(),
             queued: VecDeque::new(),
             backoff: None,
@@ -126,10 +143,19 @@ impl PubSub {
         names: impl IntoIterator<Item = N>,
     ) -> Result<()> {
         self.connected().await?;
+        // Recorded first: if this call is cancelled, the reconnect that follows
+        // applies the change.
         let (command, confirmations) = self.subs.change(kind, subscribe, names);
-        self.send_and_confirm(&command, confirmations).await
+        self.settled = false;
+        let result = self.send_and_confirm(&command, confirmations).await;
+        // A server error leaves the stream in step (the error replaced the
+        // confirmations); a connection error has dropped it.
+        self.settled = true;
+        result
     }
 
+    /// Sends `command` and reads its confirmations, queueing messages that arrive
+    /// meanwhile. The caller marks the connection unsettled for the duration.
     async fn send_and_confirm(&mut self, command: &Cmd, mut confirmations: usize) -> Result<()> {
         let Some(stream) = self.stream.as_mut() else {
             return Err(Error::ConnectionClosed);
@@ -154,9 +180,16 @@ impl PubSub {
         result
     }
 
-    /// The connection, reconnecting and restoring subscriptions if it broke.
+    /// The connection, reconnecting and restoring subscriptions if it broke or a
+    /// cancelled call left it unsettled.
     async fn connected(&mut self) -> Result<&mut FrameStream> {
+        if !self.settled {
+            self.stream = None;
+        }
         if self.stream.is_none() {
+            // Unsettled until every subscription is back: a cancellation anywhere in
+            // here makes the next call start over.
+            self.settled = false;
             if let Some(delay) = self.backoff {
                 tokio::time::sleep(delay).await;
             }
@@ -176,6 +209,7 @@ impl PubSub {
             for (command, confirmations) in self.subs.restore() {
                 self.send_and_confirm(&command, confirmations).await?;
             }
+            self.settled = true;
         }
         self.stream.as_mut().ok_or(Error::ConnectionClosed)
     }

@@ -89,50 +89,52 @@ pub(crate) async fn with_timeout<T>(
 }
 
 impl FrameStream {
-    /// Connects and runs the handshake.
+    /// Connects and runs the handshake, all within `connect_timeout` (without one,
+    /// each handshake reply within `read_timeout`). Errors name the address
+    /// ([`Error::Connect`], [`Error::Auth`]).
     pub(crate) async fn connect(info: &ConnectionInfo) -> Result<FrameStream> {
-        let socket = with_timeout(info.connect_timeout, async {
-            Ok(match &info.addr {
-                Addr::Tcp { host, port } => {
-                    let s = TcpStream::connect((host.as_str(), *port))
-                        .await
-                        .map_err(Error::from_io)?;
-                    s.set_nodelay(true)?;
-                    Socket::Tcp(s)
-                }
-                #[cfg(unix)]
-                Addr::Unix(path) => {
-                    Socket::Unix(UnixStream::connect(path).await.map_err(Error::from_io)?)
-                }
-                #[cfg(not(unix))]
-                Addr::Unix(_) => {
-                    return Err(Error::InvalidConfig(
-                        "Unix sockets need a Unix system".into(),
-                    ));
-                }
-            })
-        })
-        .await?;
+        let opening = Self::connect_and_handshake(info);
+        let opened = match info.connect_timeout {
+            Some(limit) => tokio::time::timeout(limit, opening)
+                .await
+                .unwrap_or(Err(Error::Timeout)),
+            None => opening.await,
+        };
+        opened.map_err(|e| handshake::failed(info, e))
+    }
+
+    async fn connect_and_handshake(info: &ConnectionInfo) -> Result<FrameStream> {
+        let socket = match &info.addr {
+            Addr::Tcp { host, port } => {
+                let s = TcpStream::connect((host.as_str(), *port))
+                    .await
+                    .map_err(Error::from_io)?;
+                s.set_nodelay(true)?;
+                Socket::Tcp(s)
+            }
+            #[cfg(unix)]
+            Addr::Unix(path) => {
+                Socket::Unix(UnixStream::connect(path).await.map_err(Error::from_io)?)
+            }
+            #[cfg(not(unix))]
+            Addr::Unix(_) => {
+                return Err(Error::InvalidConfig(
+                    "Unix sockets need a Unix system".into(),
+                ));
+            }
+        };
         let mut stream = FrameStream {
             socket,
             rbuf: BytesMut::with_capacity(16 * 1024),
             replies: Replies::default(),
         };
-        let steps = handshake::commands(info);
-        if !steps.is_empty() {
-            let mut out = Vec::new();
-            for c in &steps {
-                c.write_to(&mut out);
-            }
-            with_timeout(info.read_timeout, async {
-                stream.write_all(&out).await?;
-                for step in &steps {
-                    let reply = stream.read_frame().await?;
-                    handshake::check(step, reply)?;
-                }
-                Ok(())
-            })
-            .await?;
+        let steps = handshake::steps(info);
+        // Under a connect timeout the whole open is bounded already.
+        let per_read = info.connect_timeout.map_or(info.read_timeout, |_| None);
+        with_timeout(per_read, stream.write_all(&handshake::encode(&steps))).await?;
+        for step in &steps {
+            let reply = with_timeout(per_read, stream.read_frame()).await?;
+            handshake::check(info, step, reply)?;
         }
         Ok(stream)
     }
