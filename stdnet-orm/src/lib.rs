@@ -81,8 +81,8 @@
 //! [`Error::Encode`], naming the model, the field and why; nothing is sent, for the
 //! whole batch. Floats have one stored form per number: `-0.0` is stored as `0`, so
 //! `eq(0.0)` finds it; infinities are stored as `inf` / `-inf` and round trip, in
-//! indexes too; a NaN round trips in a field without an index (an indexed field
-//! cannot hold one, since a sorted-set score cannot be NaN).
+//! indexes too; a NaN in any number field is [`Error::InvalidValue`] (a sorted-set
+//! score cannot be NaN, and any field can be sorted by).
 //!
 //! The derive also generates one typed [`Column`] constant per field (`User::AGE`)
 //! and `User::objects()`, the query of every instance.
