@@ -175,6 +175,36 @@
 //! delete), the hash of an id the script assigns, the hashes a query finds, and
 //! temporary query results.
 //!
+//! # What the ORM guarantees, and what it cannot
+//!
+//! While a model's keys are written only through the ORM, every acknowledged save,
+//! update, increment and delete is atomic (one script, checked before its first
+//! write), and the indexes hold exactly the instances' stored values. Concurrent
+//! writers do not lose each other's changes to one instance when they use
+//! [`Db::increment`] or a `#[model(version)]` field (a stale save is
+//! [`Error::Conflict`]); plain saves are last-writer-wins per instance.
+//!
+//! Changes made outside the ORM are handled as follows:
+//!
+//! - **An instance hash that disappears** (`DEL` by hand, `EXPIRE` set by hand,
+//!   eviction): every read skips it (`get`, `all`, `first`, `one`, `get_by`,
+//!   `values`, `load_only`, `ids`, `count`, `exists`, and pages count only live
+//!   instances), so no read reports it as live. Its index entries stay until a
+//!   [`Db::delete`] or [`Db::delete_matching`] meets it (both remove them), a save
+//!   takes its unique value (allowed: the stale owner counts as free), or
+//!   [`Db::repair`] runs. [`Db::count_indexed`] is the O(1) count of the indexes,
+//!   which counts such instances too.
+//! - **An index key that disappears or is changed** (eviction, a user's write):
+//!   queries miss or misreport instances until [`Db::repair`] rebuilds the indexes
+//!   from the hashes. A key of the wrong type where a save would write is
+//!   [`Error::Corrupt`] before anything is written; a query that meets one fails
+//!   with the server's error and leaves no temporary key.
+//! - **Eviction.** With `maxmemory-policy` `noeviction` or any `volatile-*` policy,
+//!   Redis never evicts the ORM's keys (they have no TTL), and the guarantees above
+//!   hold. With an `allkeys-*` policy any key may vanish, index keys included: the
+//!   data stays readable by id, queries may miss instances, and [`Db::repair`] is the
+//!   way back. Use `noeviction` for data you store with the ORM.
+//!
 //! # Queries
 //!
 //! See [`query`]: filters, excludes, unions, intersections, sorting and slicing run
