@@ -4,8 +4,9 @@
 //!
 //! The contract (what is shared, what is exclusive, cancellation) is on [`Pool`].
 
+use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
@@ -39,12 +40,12 @@ use crate::script::ScriptInvocation;
 /// [`query_pipeline`](Self::query_pipeline), [`request_pipeline`](Self::request_pipeline)
 /// and [`invoke_script`](Self::invoke_script) go to the pool's
 /// [`MultiplexedConnection`]s (4 by default, see [`PoolBuilder::multiplexed`]), one
-/// after the other in turn. There is no checkout: a request costs what it costs on a
-/// multiplexed handle, and requests from many tasks share writes. Any number of tasks
-/// can use them at once. [`multiplexed`](Self::multiplexed) hands out one of these
-/// handles for code that wants to keep it. Each handle is opened on its first use, and
-/// its driver task runs on the tokio runtime of that first use, so use a pool within
-/// one runtime.
+/// after the other in turn (each thread turns through them on its own). There is no
+/// checkout: a request costs what it costs on a multiplexed handle, and requests from
+/// many tasks share writes. Any number of tasks can use them at once.
+/// [`multiplexed`](Self::multiplexed) hands out one of these handles for code that
+/// wants to keep it. Each handle is opened on its first use, and its driver task runs
+/// on the tokio runtime of that first use, so use a pool within one runtime.
 ///
 /// Shared handles suit every command that finishes at once and leaves no state on its
 /// connection, and atomic [`Pipeline`]s (`MULTI` ... `EXEC` go out together in one
@@ -87,12 +88,18 @@ pub struct Pool {
     inner: Arc<Inner>,
 }
 
+thread_local! {
+    /// Which shared handle the next request from this thread takes, modulo their
+    /// number. Per thread rather than one atomic per pool: tokio's workers then
+    /// never write the same cache line per request, and each still turns through
+    /// every handle.
+    static NEXT: Cell<usize> = const { Cell::new(0) };
+}
+
 struct Inner {
     info: ConnectionInfo,
     /// The shared handles, each opened on first use.
     shared: Box<[OnceCell<MultiplexedConnection>]>,
-    /// Which shared handle the next request takes, modulo their number.
-    next: AtomicUsize,
     /// Dedicated connections not lent out, each open and in step.
     idle: Mutex<Vec<Connection>>,
     /// One per dedicated connection that may be lent at once.
@@ -143,7 +150,6 @@ impl PoolBuilder {
             inner: Arc::new(Inner {
                 info: self.info?,
                 shared: (0..self.multiplexed).map(|_| OnceCell::new()).collect(),
-                next: AtomicUsize::new(0),
                 idle: Mutex::new(Vec::new()),
                 permits: Arc::new(Semaphore::new(self.exclusive)),
             }),
@@ -179,14 +185,21 @@ impl Pool {
     /// The next shared handle in turn, opened now if this is its first use.
     async fn shared(&self) -> Result<&MultiplexedConnection> {
         let slots = &self.inner.shared;
-        let slot = &slots[self.inner.next.fetch_add(1, Ordering::Relaxed) % slots.len()];
+        let slot = &slots[NEXT.with(|next| next.replace(next.get().wrapping_add(1))) % slots.len()];
         match slot.get() {
             Some(con) => Ok(con),
-            None => {
-                slot.get_or_try_init(|| MultiplexedConnection::open(&self.inner.info))
-                    .await
-            }
+            None => self.open(slot).await,
         }
+    }
+
+    /// Opens a shared handle on its first use. Boxed: the opening future is large,
+    /// and inline it would make every request's future (and every task spawned around
+    /// one) larger to move, for a path taken once per handle.
+    fn open<'a>(
+        &'a self,
+        slot: &'a OnceCell<MultiplexedConnection>,
+    ) -> Pin<Box<dyn Future<Output = Result<&'a MultiplexedConnection>> + Send + 'a>> {
+        Box::pin(slot.get_or_try_init(|| MultiplexedConnection::open(&self.inner.info)))
     }
 
     /// One of the shared handles (the next in turn), to keep: a clone of it, which
@@ -197,29 +210,34 @@ impl Pool {
 
     /// Sends a command on a shared handle and converts its reply.
     pub async fn query<T: FromFrame>(&self, command: &Cmd) -> Result<T> {
-        self.shared().await?.query(command).await
+        let con = self.shared().await?;
+        con.query(command).await
     }
 
     /// Sends a command on a shared handle and returns its reply frame, error replies
     /// included.
     pub async fn request(&self, command: &Cmd) -> Result<Value> {
-        self.shared().await?.request(command).await
+        let con = self.shared().await?;
+        con.request(command).await
     }
 
     /// Sends a pipeline on a shared handle (its commands stay together, in order, in
     /// one write) and converts its replies.
     pub async fn query_pipeline<T: FromFrame>(&self, pipeline: &Pipeline) -> Result<T> {
-        self.shared().await?.query_pipeline(pipeline).await
+        let con = self.shared().await?;
+        con.query_pipeline(pipeline).await
     }
 
     /// Sends a pipeline on a shared handle and returns its replies as one frame.
     pub async fn request_pipeline(&self, pipeline: &Pipeline) -> Result<Value> {
-        self.shared().await?.request_pipeline(pipeline).await
+        let con = self.shared().await?;
+        con.request_pipeline(pipeline).await
     }
 
     /// Calls a script on a shared handle, loading it if the server does not have it.
     pub async fn invoke_script<T: FromFrame>(&self, call: &ScriptInvocation<'_>) -> Result<T> {
-        self.shared().await?.invoke_script(call).await
+        let con = self.shared().await?;
+        con.invoke_script(call).await
     }
 
     /// Borrows a dedicated connection: an idle one, or a new one if fewer than
