@@ -14,6 +14,14 @@
 //! | `mux_64_tasks_get`       | 64 spawned tasks, each one GET on one shared handle       |
 //! | `mux_64_futures_get`     | 64 GETs in flight at once from one task (joined futures)  |
 //! | `hgetall_20_x1000`       | 1000 HGETALLs of a 20-field hash into `HashMap<String,String>` |
+//! | `pool_256_tasks_get`     | 256 spawned tasks, each one GET through a pool (see below) |
+//!
+//! `pool_256_tasks_get` has four ids: `resp-conn` (an `aio::Pool`'s shared handles,
+//! 4 by default), `resp-conn-rr4` (4 multiplexed handles, task `i` on handle `i % 4`),
+//! `resp-conn-checkout` (an exclusive `Pool::get` of one of 4 dedicated connections per
+//! GET: what the pool was before it shared handles), and `redis-rs` (4 redis-rs
+//! multiplexed handles round-robin: redis-rs has no async pool of its own, and its docs
+//! recommend sharing multiplexed handles).
 //!
 //! Both clients run without a per-request timeout (redis-rs's multiplexed connection
 //! has a 500 ms response timeout by default; it is turned off so that neither side pays
@@ -26,8 +34,10 @@
 //!
 //! A plain full run (no filter) then runs an interleaved A/B pass: short batches of
 //! the two clients in turn, 15 rounds per workload (`CONN_AB_ROUNDS`, 0 to skip), and
-//! prints the median of the per-round ratios. On a small shared VM, where a round trip
-//! costs anything from 15 to 60 µs depending on where the scheduler puts client and
+//! prints the median of the per-round ratios (`pool_256_tasks_get` also against
+//! `resp-conn-rr4`). `CONN_AB_ONLY=<part of a workload name>` runs the pass for the
+//! matching workloads only, with any criterion filter (`-- conn/pool`). On a small
+//! shared VM, where a round trip costs anything from 15 to 60 µs depending on where the scheduler puts client and
 //! server, that ratio is steadier than two criterion results taken a minute apart.
 //! For the steadiest figures pin everything to one CPU:
 //! `taskset -c 0 cargo bench -p stdnet-benches --bench conn` (redis-server, started by
@@ -48,6 +58,10 @@ const VALUE_16B: &[u8; 16] = b"0123456789abcdef";
 const PIPELINE_LEN: usize = 1000;
 const MUX_TASKS: usize = 64;
 const HGETALL_CALLS: usize = 1000;
+const POOL_TASKS: usize = 256;
+/// Handles of `conn/pool_256_tasks_get`'s round-robin ids, and dedicated connections of
+/// its checkout id.
+const POOL_HANDLES: usize = 4;
 
 /// Client CPU time and replies counted per bench id, for the table printed at the end.
 static CPU: Mutex<BTreeMap<String, Totals>> = Mutex::new(BTreeMap::new());
@@ -126,9 +140,10 @@ enum Workload {
     PingAsync,
     Mux64TasksGet,
     Mux64FuturesGet,
+    Pool256TasksGet,
 }
 
-const WORKLOADS: [Workload; 8] = [
+const WORKLOADS: [Workload; 9] = [
     Workload::PingSync,
     Workload::SetGet16b,
     Workload::Get1m,
@@ -137,6 +152,7 @@ const WORKLOADS: [Workload; 8] = [
     Workload::PingAsync,
     Workload::Mux64TasksGet,
     Workload::Mux64FuturesGet,
+    Workload::Pool256TasksGet,
 ];
 
 impl Workload {
@@ -150,6 +166,7 @@ impl Workload {
             Workload::PingAsync => "ping_async",
             Workload::Mux64TasksGet => "mux_64_tasks_get",
             Workload::Mux64FuturesGet => "mux_64_futures_get",
+            Workload::Pool256TasksGet => "pool_256_tasks_get",
         }
     }
 
@@ -161,6 +178,7 @@ impl Workload {
             Workload::Pipeline1000Set => PIPELINE_LEN as u64,
             Workload::Hgetall20x1000 => HGETALL_CALLS as u64,
             Workload::Mux64TasksGet | Workload::Mux64FuturesGet => MUX_TASKS as u64,
+            Workload::Pool256TasksGet => POOL_TASKS as u64,
             _ => 1,
         }
     }
@@ -173,6 +191,10 @@ enum Client {
     /// The multiplexed workloads with a client that does nothing per request: see
     /// [`mux_floor`]. Not a client anyone can use; the least the workload's shape costs.
     Floor,
+    /// `pool_256_tasks_get` on 4 multiplexed handles used round-robin.
+    RoundRobin,
+    /// `pool_256_tasks_get` with an exclusive checkout per GET.
+    Checkout,
 }
 
 impl Client {
@@ -181,6 +203,8 @@ impl Client {
             Client::RespConn => "resp-conn",
             Client::RedisRs => "redis-rs",
             Client::Floor => "floor",
+            Client::RoundRobin => "resp-conn-rr4",
+            Client::Checkout => "resp-conn-checkout",
         }
     }
 }
@@ -191,6 +215,12 @@ struct Clients {
     theirs: redis::Connection,
     aours: resp_conn::aio::MultiplexedConnection,
     atheirs: redis::aio::MultiplexedConnection,
+    /// `pool_256_tasks_get`: the pool, 4 dedicated connections for its checkout id, and
+    /// both clients' 4 round-robin handles.
+    pool: resp_conn::aio::Pool,
+    checkout: resp_conn::aio::Pool,
+    rr_ours: Vec<resp_conn::aio::MultiplexedConnection>,
+    rr_theirs: Vec<redis::aio::MultiplexedConnection>,
     /// A bare socket for [`mux_floor`].
     floor: std::sync::Arc<tokio::sync::Mutex<tokio::net::TcpStream>>,
     rt: tokio::runtime::Runtime,
@@ -232,6 +262,21 @@ fn setup() -> Clients {
         .block_on(client.get_multiplexed_async_connection_with_config(&config))
         .expect("redis-rs async connect");
 
+    let pool = resp_conn::aio::Pool::new(url.as_str(), 1).expect("pool");
+    // Open the pool's shared handles here, as the round-robin ones are opened below.
+    for _ in 0..resp_conn::aio::Pool::DEFAULT_MULTIPLEXED {
+        rt.block_on(pool.query::<String>(&resp_conn::cmd("PING")))
+            .expect("pool PING");
+    }
+    let checkout = resp_conn::aio::Pool::new(url.as_str(), POOL_HANDLES).expect("pool");
+    let rr_ours = (0..POOL_HANDLES)
+        .map(|_| rt.block_on(resp_conn::aio::MultiplexedConnection::open(url.as_str())))
+        .collect::<Result<Vec<_>, _>>()
+        .expect("resp-conn async connect");
+    let rr_theirs = (0..POOL_HANDLES)
+        .map(|_| rt.block_on(client.get_multiplexed_async_connection_with_config(&config)))
+        .collect::<Result<Vec<_>, _>>()
+        .expect("redis-rs async connect");
     let floor = rt
         .block_on(tokio::net::TcpStream::connect(("127.0.0.1", server.port())))
         .expect("floor connect");
@@ -254,6 +299,10 @@ fn setup() -> Clients {
         theirs,
         aours,
         atheirs,
+        pool,
+        checkout,
+        rr_ours,
+        rr_theirs,
         floor,
         rt,
         _server: server,
@@ -266,6 +315,23 @@ impl Clients {
     fn run(&mut self, w: Workload, client: Client, iters: u64) -> Duration {
         let batch = Batch::start(w.name(), client.id(), iters, w.replies());
         match (w, client) {
+            (Workload::Pool256TasksGet, _) => {
+                let (pool, checkout) = (self.pool.clone(), self.checkout.clone());
+                let (rr_ours, rr_theirs) = (self.rr_ours.clone(), self.rr_theirs.clone());
+                // On a worker, as the multiplexed workloads below (which say why).
+                let timed = self.rt.spawn(async move {
+                    for _ in 0..iters {
+                        match client {
+                            Client::RespConn => pool_ours(&pool).await,
+                            Client::RoundRobin => round_robin_ours(&rr_ours).await,
+                            Client::Checkout => checkout_ours(&checkout).await,
+                            Client::RedisRs => round_robin_theirs(&rr_theirs).await,
+                            Client::Floor => unreachable!("no floor for the pool"),
+                        }
+                    }
+                });
+                self.rt.block_on(timed).expect("bench task");
+            }
             (Workload::PingAsync | Workload::Mux64TasksGet | Workload::Mux64FuturesGet, _) => {
                 let (ours, theirs) = (self.aours.clone(), self.atheirs.clone());
                 let floor = self.floor.clone();
@@ -292,6 +358,9 @@ impl Clients {
                             (_, Client::Floor) => mux_floor(&mut *floor.lock().await, true).await,
                             (_, Client::RespConn) => mux_ours(&ours).await,
                             (_, Client::RedisRs) => mux_theirs(&theirs).await,
+                            (_, Client::RoundRobin | Client::Checkout) => {
+                                unreachable!("{client:?} is for the pool workload")
+                            }
                         }
                     }
                 });
@@ -302,7 +371,9 @@ impl Clients {
                     sync_ours(w, &mut self.ours);
                 }
             }
-            (_, Client::Floor) => unreachable!("the floor is for multiplexed workloads"),
+            (_, Client::Floor | Client::RoundRobin | Client::Checkout) => {
+                unreachable!("{client:?} is for the async workloads")
+            }
             (_, Client::RedisRs) => {
                 for _ in 0..iters {
                     sync_theirs(w, &mut self.theirs);
@@ -344,9 +415,10 @@ fn sync_ours(w: Workload, con: &mut resp_conn::Connection) {
                 black_box(m);
             }
         }
-        Workload::PingAsync | Workload::Mux64TasksGet | Workload::Mux64FuturesGet => {
-            unreachable!("async workload")
-        }
+        Workload::PingAsync
+        | Workload::Mux64TasksGet
+        | Workload::Mux64FuturesGet
+        | Workload::Pool256TasksGet => unreachable!("async workload"),
     }
 }
 
@@ -384,9 +456,10 @@ fn sync_theirs(w: Workload, con: &mut redis::Connection) {
                 black_box(m);
             }
         }
-        Workload::PingAsync | Workload::Mux64TasksGet | Workload::Mux64FuturesGet => {
-            unreachable!("async workload")
-        }
+        Workload::PingAsync
+        | Workload::Mux64TasksGet
+        | Workload::Mux64FuturesGet
+        | Workload::Pool256TasksGet => unreachable!("async workload"),
     }
 }
 
@@ -432,6 +505,66 @@ async fn mux_theirs(con: &redis::aio::MultiplexedConnection) {
     for t in tasks {
         black_box(t.await.unwrap());
     }
+}
+
+/// `POOL_TASKS` spawned tasks, task `i` doing the GET that `get(i)` makes.
+async fn gets_in_tasks<F, Fut>(get: F)
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Option<Vec<u8>>> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..POOL_TASKS).map(|i| tokio::spawn(get(i))).collect();
+    for t in tasks {
+        black_box(t.await.unwrap());
+    }
+}
+
+/// Each task GETs through the pool's shared handles.
+async fn pool_ours(pool: &resp_conn::aio::Pool) {
+    gets_in_tasks(|_| {
+        let pool = pool.clone();
+        async move {
+            pool.query(resp_conn::cmd("GET").arg(KEY_16B))
+                .await
+                .unwrap()
+        }
+    })
+    .await
+}
+
+/// Task `i` GETs on handle `i % 4`.
+async fn round_robin_ours(handles: &[resp_conn::aio::MultiplexedConnection]) {
+    gets_in_tasks(|i| {
+        let con = handles[i % handles.len()].clone();
+        async move { con.query(resp_conn::cmd("GET").arg(KEY_16B)).await.unwrap() }
+    })
+    .await
+}
+
+/// Each task checks a dedicated connection out for its GET.
+async fn checkout_ours(pool: &resp_conn::aio::Pool) {
+    gets_in_tasks(|_| {
+        let pool = pool.clone();
+        async move {
+            let mut con = pool.get().await.unwrap();
+            con.query(resp_conn::cmd("GET").arg(KEY_16B)).await.unwrap()
+        }
+    })
+    .await
+}
+
+async fn round_robin_theirs(handles: &[redis::aio::MultiplexedConnection]) {
+    gets_in_tasks(|i| {
+        let mut con = handles[i % handles.len()].clone();
+        async move {
+            redis::cmd("GET")
+                .arg(KEY_16B)
+                .query_async(&mut con)
+                .await
+                .unwrap()
+        }
+    })
+    .await
 }
 
 /// The 64 GETs of `conn/mux_64_*` with a client that does no work per request: the
@@ -529,6 +662,13 @@ fn criterion_benches(c: &mut Criterion, clients: &mut Clients) {
         let floor = matches!(w, Workload::Mux64TasksGet | Workload::Mux64FuturesGet);
         let sides: &[Client] = if floor {
             &[Client::RespConn, Client::RedisRs, Client::Floor]
+        } else if w == Workload::Pool256TasksGet {
+            &[
+                Client::RespConn,
+                Client::RoundRobin,
+                Client::Checkout,
+                Client::RedisRs,
+            ]
         } else {
             &[Client::RespConn, Client::RedisRs]
         };
@@ -541,17 +681,24 @@ fn criterion_benches(c: &mut Criterion, clients: &mut Clients) {
     }
 }
 
-/// Interleaved A/B: short batches of each client in turn, so that the drift of a
-/// noisy machine (other jobs, CPU placement of client and server) hits both alike.
-/// Prints the median time per iteration of each client and the median of the
-/// per-round ratios.
-fn interleaved(clients: &mut Clients, rounds: usize) {
+/// Interleaved A/B: short batches of resp-conn and another id in turn, so that the
+/// drift of a noisy machine (other jobs, CPU placement of client and server) hits both
+/// alike. The other id is redis-rs for every workload, plus resp-conn's own 4
+/// round-robin handles for `pool_256_tasks_get`. Prints the median time per iteration
+/// of each and the median of the per-round ratios. `only` keeps the workloads whose
+/// name contains it.
+fn interleaved(clients: &mut Clients, rounds: usize, only: Option<&str>) {
     println!("\ninterleaved A/B: {rounds} rounds of ~40 ms batches per client, medians");
     println!(
-        "{:<24} {:>14} {:>14} {:>16}",
-        "workload", "resp-conn", "redis-rs", "redis-rs/resp-conn"
+        "{:<24} {:>14} {:>14} {:>10}  B is",
+        "workload", "resp-conn", "B", "B/resp-conn"
     );
-    for w in WORKLOADS {
+    let pairs = WORKLOADS
+        .iter()
+        .map(|&w| (w, Client::RedisRs))
+        .chain([(Workload::Pool256TasksGet, Client::RoundRobin)])
+        .filter(|(w, _)| only.is_none_or(|only| w.name().contains(only)));
+    for (w, other) in pairs {
         // Calibrate: iterations for ~40 ms.
         let one = clients
             .run(w, Client::RespConn, 1)
@@ -561,25 +708,26 @@ fn interleaved(clients: &mut Clients, rounds: usize) {
         let (mut a, mut b, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..rounds {
             let order = if round % 2 == 0 {
-                [Client::RespConn, Client::RedisRs]
+                [Client::RespConn, other]
             } else {
-                [Client::RedisRs, Client::RespConn]
+                [other, Client::RespConn]
             };
             let mut t = [0.0; 2];
             for client in order {
                 let per_iter = clients.run(w, client, iters).as_secs_f64() / iters as f64;
-                t[(client == Client::RedisRs) as usize] = per_iter;
+                t[(client == other) as usize] = per_iter;
             }
             a.push(t[0]);
             b.push(t[1]);
             ratio.push(t[1] / t[0]);
         }
         println!(
-            "{:<24} {:>14} {:>14} {:>16.2}",
+            "{:<24} {:>14} {:>14} {:>10.2}  {}",
             format!("conn/{}", w.name()),
             human(median(&mut a)),
             human(median(&mut b)),
-            median(&mut ratio)
+            median(&mut ratio),
+            other.id()
         );
     }
 }
@@ -628,16 +776,18 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     criterion_benches(&mut c, &mut clients);
     c.final_summary();
-    // The A/B pass runs only in a full, plain run (no filter, no profiling or test
-    // mode); CONN_AB_ROUNDS=0 turns it off.
+    // The A/B pass runs in a full, plain run (no filter, no profiling or test mode),
+    // or for the workloads whose name contains CONN_AB_ONLY whatever the arguments;
+    // CONN_AB_ROUNDS=0 turns it off.
     let args: Vec<String> = std::env::args().skip(1).collect();
     let plain_run = args.iter().all(|a| a == "--bench");
+    let only = std::env::var("CONN_AB_ONLY").ok();
     let rounds = std::env::var("CONN_AB_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(15);
-    if plain_run && rounds > 0 {
-        interleaved(&mut clients, rounds);
+    if (plain_run || only.is_some()) && rounds > 0 {
+        interleaved(&mut clients, rounds, only.as_deref());
     }
     print_cpu_table();
 }

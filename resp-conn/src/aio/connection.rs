@@ -1,4 +1,6 @@
 //! A single-owner async connection, for blocking commands and other exclusive uses.
+//!
+//! Its cancellation contract is on the type: [cancellation](Connection#cancellation).
 
 use resp_parser::GenericFrame;
 
@@ -23,6 +25,35 @@ use crate::script::ScriptInvocation;
 /// let job: Option<(String, String)> = worker.query(cmd("BLPOP").arg("jobs").arg(5)).await?;
 /// # Ok(()) }
 /// ```
+///
+/// # Cancellation
+///
+/// A request's future (`query`, `request`, the pipeline and script calls) may be
+/// dropped at any await point: by `tokio::time::timeout`, by `tokio::select!`, or by
+/// dropping a task. The reply of a request is never given to another request:
+///
+/// * While a request runs, its socket belongs to its future. If the future is dropped
+///   before it has read every reply it asked for, the socket is dropped with it and
+///   closed at that moment. The server then throws away a command written only in
+///   part (a 10 MB `SET` cut mid-write is not run, and the next request is not read as
+///   the rest of its value), and a blocking command still waiting (`BLPOP`,
+///   `XREAD BLOCK`) stops waiting as soon as the server sees the socket close.
+/// * The next request opens a new connection and runs the handshake of the
+///   connection's [`ConnectionInfo`] (`AUTH`, `HELLO`, `SELECT`) again, as after a
+///   connection error. What commands changed on the old connection (`WATCH`,
+///   `MULTI`, `CLIENT SETNAME`, a `SELECT` sent by hand, `CLIENT TRACKING`) is gone.
+/// * A future dropped before its first poll did nothing and closes nothing.
+///
+/// Whether the server ran a request cut short is not known: every byte of it may have
+/// been written before the cut. A `BLPOP` cut after the server popped an element loses
+/// that element with its reply; where that matters, bound the wait on the server
+/// (`BLPOP jobs 5`) rather than with a client-side timeout.
+///
+/// The cost of a cut request is a reconnect, on the next request. Code that often
+/// gives up on requests (short timeouts on ordinary commands) is better served by a
+/// [`MultiplexedConnection`](super::MultiplexedConnection), where a request given up
+/// costs nothing: its reply is read and dropped by the driver, and the connection
+/// stays open.
 pub struct Connection {
     info: ConnectionInfo,
     stream: Option<FrameStream>,
@@ -105,11 +136,10 @@ impl Connection {
 
     /// Writes a non-atomic `pipeline` that calls no script and reads its replies
     /// without building them (see [`Discard`]), like [`exchange`](Self::exchange)
-    /// otherwise: reconnecting first if needed, the read timeout per read.
+    /// otherwise.
     async fn discard_exchange(&mut self, pipeline: &Pipeline) -> Result<()> {
-        self.connect_if_broken().await?;
+        let mut stream = self.take_stream().await?;
         let (read_timeout, write_timeout) = (self.info.read_timeout, self.info.write_timeout);
-        let stream = self.stream.as_mut().expect("connected above");
         let pushes = &mut self.pushes;
         let result: Result<()> = async {
             let mut bytes = Vec::new();
@@ -132,41 +162,52 @@ impl Connection {
             }
         }
         .await;
-        self.forget_broken(&result);
+        self.put_back(stream, &result);
         result
     }
 
-    /// Opens the connection again if the last exchange broke it.
-    async fn connect_if_broken(&mut self) -> Result<()> {
-        if self.stream.is_none() {
-            self.stream = Some(FrameStream::connect(&self.info).await?);
-        }
-        Ok(())
-    }
-
-    /// Drops the connection after a connection error, so that the next call
-    /// reconnects; a server error leaves it in place.
-    fn forget_broken<T>(&mut self, result: &Result<T>) {
-        if let Err(e) = result
-            && e.is_connection_error()
-        {
-            self.stream = None;
+    /// Takes the socket out of the connection for one request, opening a new one if
+    /// the last request broke or abandoned it.
+    ///
+    /// The request runs on the socket it owns, so a request whose future is dropped
+    /// part-way drops the socket with it, closing it there and then: nothing half
+    /// written or still owed stays behind for the next request (see the [type
+    /// docs](Connection#cancellation)).
+    async fn take_stream(&mut self) -> Result<FrameStream> {
+        match self.stream.take() {
+            Some(stream) => Ok(stream),
+            None => FrameStream::connect(&self.info).await,
         }
     }
 
-    /// Writes `bytes` and reads `count` replies (pushes set aside), reconnecting first
-    /// if the connection is broken. The read timeout applies to each reply.
+    /// Gives the socket back after a request that ran to its end, unless a connection
+    /// error broke it (then the next request reconnects); a server error leaves it in
+    /// step, so it stays.
+    fn put_back<T>(&mut self, stream: FrameStream, result: &Result<T>) {
+        if !matches!(result, Err(e) if e.is_connection_error()) {
+            self.stream = Some(stream);
+        }
+    }
+
+    /// Whether the connection is open and owes no reply: what a pool may lend again.
+    pub(crate) fn is_open(&self) -> bool {
+        self.stream.is_some()
+    }
+
+    /// Writes `bytes` and reads `count` replies (pushes set aside), on a socket taken
+    /// out for this request ([`take_stream`](Self::take_stream)). The read timeout
+    /// applies to each reply.
     async fn exchange(&mut self, bytes: Vec<u8>, count: usize) -> Result<Vec<Value>> {
-        self.connect_if_broken().await?;
-        let timeout = self.info.read_timeout;
-        let stream = self.stream.as_mut().expect("connected above");
+        let mut stream = self.take_stream().await?;
+        let (read_timeout, write_timeout) = (self.info.read_timeout, self.info.write_timeout);
+        let pushes = &mut self.pushes;
         let result: Result<Vec<Value>> = async {
-            with_timeout(self.info.write_timeout, stream.write_all(&bytes)).await?;
+            with_timeout(write_timeout, stream.write_all(&bytes)).await?;
             let mut replies = Vec::with_capacity(count);
             while replies.len() < count {
-                let frame = with_timeout(timeout, stream.read_frame()).await?;
+                let frame = with_timeout(read_timeout, stream.read_frame()).await?;
                 if matches!(frame, GenericFrame::Push(_)) {
-                    self.pushes.push(frame);
+                    pushes.push(frame);
                 } else {
                     replies.push(frame);
                 }
@@ -174,7 +215,7 @@ impl Connection {
             Ok(replies)
         }
         .await;
-        self.forget_broken(&result);
+        self.put_back(stream, &result);
         result
     }
 }

@@ -1,39 +1,108 @@
-//! A small pool of dedicated connections, for blocking commands.
+//! A pool of async connections: multiplexed handles shared by every task for ordinary
+//! requests, and dedicated connections lent one task at a time for what cannot share
+//! a socket.
 //!
-//! Ordinary traffic needs no pool: one [`MultiplexedConnection`](super::MultiplexedConnection)
-//! serves any number of tasks. But a blocking command (`BLPOP`, `BRPOPLPUSH`,
-//! `XREAD BLOCK`, `WAIT`) holds its socket until it returns, so each task that blocks
-//! needs a socket of its own. A [`Pool`] keeps up to `size` such connections, opens
-//! them on demand, reuses them, and makes further callers wait for a free one.
+//! The contract (what is shared, what is exclusive, cancellation) is on [`Pool`].
 
+use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
-use super::Connection;
+use super::{Connection, MultiplexedConnection};
+use crate::cmd::{Cmd, Pipeline};
 use crate::error::Result;
 use crate::info::{ConnectionInfo, IntoConnectionInfo};
+use crate::reply::{FromFrame, Value};
+use crate::script::ScriptInvocation;
 
-/// Up to `size` dedicated async connections, lent one at a time.
+/// Multiplexed handles shared by every task, and up to `exclusive` dedicated
+/// connections lent one task at a time.
 ///
 /// ```no_run
 /// # async fn demo() -> resp_conn::Result<()> {
 /// use resp_conn::{aio::Pool, cmd};
 ///
 /// let pool = Pool::new("redis://127.0.0.1", 8)?;
-/// let mut con = pool.get().await?; // waits while all 8 are lent out
-/// let job: Option<(String, String)> = con.query(cmd("BLPOP").arg("jobs").arg(0)).await?;
+/// // Ordinary requests: shared, no checkout, any number of tasks at once.
+/// pool.query::<()>(cmd("RPUSH").arg("jobs").arg("job-1")).await?;
+/// // A blocking command: a connection of its own, waiting while all 8 are lent out.
+/// let mut con = pool.get().await?;
+/// let job: Option<(String, String)> = con.query(cmd("BLPOP").arg("jobs").arg(5)).await?;
 /// # Ok(()) }
 /// ```
+///
+/// # Shared: ordinary requests
+///
+/// [`query`](Self::query), [`request`](Self::request),
+/// [`query_pipeline`](Self::query_pipeline), [`request_pipeline`](Self::request_pipeline)
+/// and [`invoke_script`](Self::invoke_script) go to the pool's
+/// [`MultiplexedConnection`]s (4 by default, see [`PoolBuilder::multiplexed`]), one
+/// after the other in turn (each thread turns through them on its own). There is no
+/// checkout: a request costs what it costs on a multiplexed handle, and requests from
+/// many tasks share writes. Any number of tasks can use them at once.
+/// [`multiplexed`](Self::multiplexed) hands out one of these handles for code that
+/// wants to keep it. Each handle is opened on its first use, and its driver task runs
+/// on the tokio runtime of that first use, so use a pool within one runtime.
+///
+/// Shared handles suit every command that finishes at once and leaves no state on its
+/// connection, and atomic [`Pipeline`]s (`MULTI` ... `EXEC` go out together in one
+/// write). They do not suit commands that block (`BLPOP`, `BRPOPLPUSH`,
+/// `XREAD BLOCK`, `WAIT`: every request behind one waits with it), transactions that
+/// span round trips (`WATCH`, then reads, then `MULTI` ... `EXEC`), commands that change
+/// the connection (`SELECT`, `CLIENT SETNAME`, `CLIENT TRACKING`), or `MONITOR`. For
+/// those, check out a connection with [`get`](Self::get). Pub/sub gets a connection
+/// of its own: [`PubSub::open`](super::PubSub::open) with [`info`](Self::info).
+///
+/// # Exclusive: dedicated connections
+///
+/// [`get`](Self::get) lends a [`Connection`] to one task until its
+/// [`PooledConnection`] guard is dropped. The pool opens up to `exclusive` of them on
+/// demand (see [`PoolBuilder::exclusive`]; `Pool::new`'s second argument), reuses
+/// them, and makes further callers of `get` wait for one to come back. A connection
+/// comes back to the pool in whatever state commands left it: end a `WATCH` with
+/// `EXEC`, `DISCARD` or `UNWATCH` on every path, undo a `SELECT`, or
+/// [`discard`](PooledConnection::discard) the connection instead.
+///
+/// # Cancellation
+///
+/// A request may be cancelled (its future dropped: a timeout, `select!`, an aborted
+/// task) at any point; no reply ever reaches another request.
+///
+/// * On the shared handles, a request given up stays in the queue or in flight; the
+///   driver writes it if it has not yet, reads its reply and drops it. The handle and
+///   every other request on it are unaffected (see [`MultiplexedConnection`]).
+/// * On a lent connection, a request cut short closes the connection at that moment
+///   (see [`Connection`'s cancellation](Connection#cancellation)), and the pool never
+///   takes back a closed connection: when the guard is dropped, it is let go and its
+///   place freed, so the next `get` opens a new one. A connection that goes back to
+///   the pool has no request on it unfinished.
+/// * A `get` cancelled while it waits for a free connection, or while it opens one,
+///   takes nothing from the pool.
+///
+/// Whether the server ran a request given up is not known, on either kind.
 #[derive(Clone)]
 pub struct Pool {
     inner: Arc<Inner>,
 }
 
+thread_local! {
+    /// Which shared handle the next request from this thread takes, modulo their
+    /// number. Per thread rather than one atomic per pool: tokio's workers then
+    /// never write the same cache line per request, and each still turns through
+    /// every handle.
+    static NEXT: Cell<usize> = const { Cell::new(0) };
+}
+
 struct Inner {
     info: ConnectionInfo,
+    /// The shared handles, each opened on first use.
+    shared: Box<[OnceCell<MultiplexedConnection>]>,
+    /// Dedicated connections not lent out, each open and in step.
     idle: Mutex<Vec<Connection>>,
+    /// One per dedicated connection that may be lent at once.
     permits: Arc<Semaphore>,
 }
 
@@ -41,26 +110,140 @@ impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("aio::Pool")
             .field("server", &self.inner.info.to_string())
-            .field("available", &self.inner.permits.available_permits())
+            .field("multiplexed", &self.inner.shared.len())
+            .field(
+                "exclusive_available",
+                &self.inner.permits.available_permits(),
+            )
             .finish()
     }
 }
 
-impl Pool {
-    /// A pool of at most `size` connections (at least one); none is opened yet.
-    pub fn new(info: impl IntoConnectionInfo, size: usize) -> Result<Pool> {
+/// The sizes of a [`Pool`] before it is built: [`Pool::builder`].
+#[derive(Debug)]
+#[must_use = "a PoolBuilder does nothing until `.build()`"]
+pub struct PoolBuilder {
+    info: Result<ConnectionInfo>,
+    multiplexed: usize,
+    exclusive: usize,
+}
+
+impl PoolBuilder {
+    /// How many multiplexed handles share out the ordinary requests (at least one;
+    /// default [`Pool::DEFAULT_MULTIPLEXED`]). One handle already serves any number of tasks;
+    /// a few more spread the client's work over more driver tasks, hence more cores.
+    pub fn multiplexed(mut self, handles: usize) -> PoolBuilder {
+        self.multiplexed = handles.max(1);
+        self
+    }
+
+    /// How many dedicated connections [`Pool::get`] may lend at once (at least one;
+    /// default 8).
+    pub fn exclusive(mut self, connections: usize) -> PoolBuilder {
+        self.exclusive = connections.max(1);
+        self
+    }
+
+    /// The pool; no connection is opened yet.
+    pub fn build(self) -> Result<Pool> {
         Ok(Pool {
             inner: Arc::new(Inner {
-                info: info.into_connection_info()?,
+                info: self.info?,
+                shared: (0..self.multiplexed).map(|_| OnceCell::new()).collect(),
                 idle: Mutex::new(Vec::new()),
-                permits: Arc::new(Semaphore::new(size.max(1))),
+                permits: Arc::new(Semaphore::new(self.exclusive)),
             }),
         })
     }
+}
 
-    /// Borrows a connection: an idle one, or a new one if fewer than `size` exist;
-    /// otherwise waits until one is returned. It goes back to the pool when the
-    /// guard is dropped, unless it broke.
+impl Pool {
+    /// How many multiplexed handles a pool shares out unless told otherwise.
+    pub const DEFAULT_MULTIPLEXED: usize = 4;
+
+    /// A pool of [`DEFAULT_MULTIPLEXED`](Self::DEFAULT_MULTIPLEXED) shared handles and at most `exclusive`
+    /// dedicated connections (at least one); none is opened yet.
+    pub fn new(info: impl IntoConnectionInfo, exclusive: usize) -> Result<Pool> {
+        Pool::builder(info).exclusive(exclusive).build()
+    }
+
+    /// A pool with other sizes than [`new`](Self::new)'s:
+    /// `Pool::builder(url).multiplexed(2).exclusive(16).build()`.
+    pub fn builder(info: impl IntoConnectionInfo) -> PoolBuilder {
+        PoolBuilder {
+            info: info.into_connection_info(),
+            multiplexed: Pool::DEFAULT_MULTIPLEXED,
+            exclusive: 8,
+        }
+    }
+
+    /// The settings every connection of the pool is opened with.
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.inner.info
+    }
+
+    /// The next shared handle in turn, opened now if this is its first use.
+    async fn shared(&self) -> Result<&MultiplexedConnection> {
+        let slots = &self.inner.shared;
+        let slot = &slots[NEXT.with(|next| next.replace(next.get().wrapping_add(1))) % slots.len()];
+        match slot.get() {
+            Some(con) => Ok(con),
+            None => self.open(slot).await,
+        }
+    }
+
+    /// Opens a shared handle on its first use. Boxed: the opening future is large,
+    /// and inline it would make every request's future (and every task spawned around
+    /// one) larger to move, for a path taken once per handle.
+    fn open<'a>(
+        &'a self,
+        slot: &'a OnceCell<MultiplexedConnection>,
+    ) -> Pin<Box<dyn Future<Output = Result<&'a MultiplexedConnection>> + Send + 'a>> {
+        Box::pin(slot.get_or_try_init(|| MultiplexedConnection::open(&self.inner.info)))
+    }
+
+    /// One of the shared handles (the next in turn), to keep: a clone of it, which
+    /// the pool keeps using too.
+    pub async fn multiplexed(&self) -> Result<MultiplexedConnection> {
+        self.shared().await.cloned()
+    }
+
+    /// Sends a command on a shared handle and converts its reply.
+    pub async fn query<T: FromFrame>(&self, command: &Cmd) -> Result<T> {
+        let con = self.shared().await?;
+        con.query(command).await
+    }
+
+    /// Sends a command on a shared handle and returns its reply frame, error replies
+    /// included.
+    pub async fn request(&self, command: &Cmd) -> Result<Value> {
+        let con = self.shared().await?;
+        con.request(command).await
+    }
+
+    /// Sends a pipeline on a shared handle (its commands stay together, in order, in
+    /// one write) and converts its replies.
+    pub async fn query_pipeline<T: FromFrame>(&self, pipeline: &Pipeline) -> Result<T> {
+        let con = self.shared().await?;
+        con.query_pipeline(pipeline).await
+    }
+
+    /// Sends a pipeline on a shared handle and returns its replies as one frame.
+    pub async fn request_pipeline(&self, pipeline: &Pipeline) -> Result<Value> {
+        let con = self.shared().await?;
+        con.request_pipeline(pipeline).await
+    }
+
+    /// Calls a script on a shared handle, loading it if the server does not have it.
+    pub async fn invoke_script<T: FromFrame>(&self, call: &ScriptInvocation<'_>) -> Result<T> {
+        let con = self.shared().await?;
+        con.invoke_script(call).await
+    }
+
+    /// Borrows a dedicated connection: an idle one, or a new one if fewer than
+    /// `exclusive` are lent out; otherwise waits until one comes back. It comes back
+    /// when the guard is dropped, unless it was closed (a request on it was cut short
+    /// or broke): then its place is freed for a new one.
     pub async fn get(&self) -> Result<PooledConnection> {
         let permit = self
             .inner
@@ -82,11 +265,23 @@ impl Pool {
     }
 }
 
-/// A connection borrowed from a [`Pool`]; derefs to [`Connection`].
+/// A dedicated connection borrowed from a [`Pool`]; derefs to [`Connection`].
+///
+/// Dropping it gives the connection back to the pool if it is open; a connection
+/// closed by a request cut short (or by a connection error) is let go instead.
 pub struct PooledConnection {
     con: Option<Connection>,
     pool: Arc<Inner>,
     _permit: OwnedSemaphorePermit,
+}
+
+impl PooledConnection {
+    /// Closes the connection instead of giving it back, for one whose state commands
+    /// changed (`SELECT`, `CLIENT SETNAME`, a `WATCH` or `MULTI` left open). Its place
+    /// in the pool is freed.
+    pub fn discard(mut self) {
+        self.con = None;
+    }
 }
 
 impl std::fmt::Debug for PooledConnection {
@@ -110,9 +305,10 @@ impl DerefMut for PooledConnection {
 
 impl Drop for PooledConnection {
     fn drop(&mut self) {
-        // A broken connection would reconnect on its next use anyway; keeping it is
-        // fine. The permit is released after the connection is back in the pool.
-        if let Some(con) = self.con.take() {
+        // Only an open connection goes back: one closed by a request cut short would
+        // reconnect on its next use anyway, and the next borrower should get an open
+        // one (or `get`'s error). The permit is released after the connection is back.
+        if let Some(con) = self.con.take().filter(Connection::is_open) {
             self.pool.idle.lock().expect("pool lock").push(con);
         }
     }
