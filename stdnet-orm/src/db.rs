@@ -187,10 +187,13 @@ macro_rules! operations {
             /// entries) from the values `object` holds. Entries under other values
             /// (a copy older than the lost hash) stay; queries skip them and
             /// [`repair`](Self::repair) removes them.
+            ///
+            /// Atomic: a key the delete writes holding another type (the instance's
+            /// key, an index key of its values) is [`Error::Corrupt`] before anything
+            /// is written.
             pub $($async)? fn delete<M: Model>($($recv)* $s, object: &M) -> Result<bool> {
                 let call = ops::delete_call::<M>(&$s.keys::<M>(), &[object])?;
-                let n: i64 = resp_conn::FromFrame::from_frame($s.eval(call) $($aw)* ?)?;
-                Ok(n > 0)
+                Ok(ops::delete_reply::<M>($s.eval(call) $($aw)* ?)? > 0)
             }
 
             /// Adds `by` to a number field of `object`'s instance atomically (one
@@ -336,10 +339,11 @@ macro_rules! operations {
             }
 
             /// Deletes every instance the query matches (in its slice), in one script;
-            /// returns how many.
+            /// returns how many. All or nothing, as [`delete`](Self::delete): a key of
+            /// the wrong type is [`Error::Corrupt`] before anything is written.
             pub $($async)? fn delete_matching<M: Model>($($recv)* $s, query: &Query<M>) -> Result<usize> {
                 let call = ops::query_call(&$s.keys::<M>(), query, Output::Delete)?;
-                Ok(resp_conn::FromFrame::from_frame($s.eval(call) $($aw)* ?)?)
+                ops::delete_reply::<M>($s.eval(call) $($aw)* ?)
             }
 
             /// One field of every matching instance, in order (`None` where it has no

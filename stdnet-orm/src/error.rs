@@ -135,10 +135,10 @@ pub enum Error {
         /// The instance's id.
         id: u64,
     },
-    /// A key the save would write holds something the ORM did not write there (a key
-    /// of the wrong type, a counter that is not a number, the hash of a new id already
-    /// taken); nothing was written.
-    #[error("cannot save {model}: key {key}: {reason}")]
+    /// A key a write (save, update, delete, `delete_matching`, increment) would touch
+    /// holds something the ORM did not write there (a key of the wrong type, a counter
+    /// that is not a number, the hash of a new id already taken); nothing was written.
+    #[error("cannot write {model}: key {key}: {reason}")]
     Corrupt {
         /// The model's label.
         model: String,

@@ -7,7 +7,7 @@
 //! | `bool` | `1` / `0` | equality sets |
 //! | `Vec<u8>` | the bytes | equality sets |
 //! | [`Date`] (`chrono::NaiveDate`) | `2024-05-17` | equality sets and a sorted set (score = days since 1970-01-01) |
-//! | [`Timestamp`] (`chrono::DateTime<Utc>`) | RFC 3339 with microseconds, `2024-05-17T10:00:00.000000Z` | equality sets and a sorted set (score = seconds since the epoch) |
+//! | [`Timestamp`] (`chrono::DateTime<Utc>`) | RFC 3339 with microseconds, `2024-05-17T10:00:00.000000Z` (a year outside 0000-9999 with its sign and every digit, `+10000-01-01T00:00:00.000000Z`) | equality sets and a sorted set (score = seconds since the epoch) |
 //! | unit-only enums (`#[derive(FieldEnum)]`) | the variant's name | equality sets |
 //! | `Option<T>` | as `T`; `None` is no hash field at all | as `T`, with no entry for `None` |
 //! | any serde type with `#[model(json)]` | JSON text | not indexable |
@@ -206,6 +206,14 @@ impl Field for DateTime<Utc> {
         let t = text(stored)?;
         DateTime::parse_from_rfc3339(t)
             .map(|d| d.with_timezone(&Utc))
+            .or_else(|e| {
+                // A year outside 0000-9999 has no RFC 3339 form: chrono writes it
+                // with a sign and more digits (`+10000-01-01T00:00:00.000000Z`),
+                // which only this wider format reads back.
+                chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.fZ")
+                    .map(|d| d.and_utc())
+                    .map_err(|_| e)
+            })
             .map_err(|e| format!("{t:?} is not a timestamp: {e}"))
     }
     fn score(&self) -> Option<f64> {

@@ -10,12 +10,15 @@
 //!   their whole range (the script adds decimal text: Lua numbers are doubles), like
 //!   `INCRBY`; a result outside the type is [`Error::Overflow`];
 //! - `f64` adds as a double and `f32` as a float, like `INCRBYFLOAT`; a result that
-//!   is not finite is [`Error::Overflow`];
+//!   is not finite is [`Error::Overflow`] (so is any increment of a stored infinity);
 //! - a stored value that is not a number of the type is [`Error::Decode`], and so is a
 //!   field with no stored value (the ORM does not guess the default the model would
 //!   read: re-save the instance first);
 //! - a unique field whose new value another instance holds is [`Error::Unique`];
-//! - an instance whose hash is gone is [`Error::DoesNotExist`].
+//! - an instance whose hash is gone is [`Error::DoesNotExist`];
+//! - a key the write touches holding another type (the instance's key, the field's
+//!   equality sets of the old and new values, its sorted set or unique hash) is
+//!   [`Error::Corrupt`].
 //!
 //! Only [`Counter`] columns can be incremented, so incrementing a text, date or
 //! optional field does not compile:
@@ -162,6 +165,11 @@ pub(crate) fn increment_reply<M: Model, T: Counter, I>(
             field: column.name().to_owned(),
             value: text(1),
             reason: format!("adding {by} does not fit a {type_name}"),
+        }),
+        b"corrupt" => Err(Error::Corrupt {
+            model: M::META.label(),
+            key: text(1),
+            reason: text(2),
         }),
         b"unique" => Err(Error::Unique {
             model: M::META.label(),

@@ -164,7 +164,10 @@
 //! unique clashes, stale versions, an update of an instance whose hash is gone, no id
 //! left, and keys of the wrong type where the save writes (or a counter that is not a
 //! number) inside the script, before its first write. The script needs Redis 7.0
-//! (it checks the types of a batch's index sets with one `SINTERCARD`).
+//! (it checks the types of a batch's index sets with one `SINTERCARD`). Deletes (one
+//! instance, or every match of a query) and increments check the type of every key
+//! they write the same way first: a key of another type is [`Error::Corrupt`], with
+//! nothing written.
 //!
 //! Every key a script can know before it runs is passed in `KEYS`, which is what Redis
 //! Cluster routing and key-pattern ACLs look at: the id set and counter, each indexed

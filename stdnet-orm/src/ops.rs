@@ -318,11 +318,7 @@ pub(crate) fn save_reply<M: Model>(
             return Err(Error::Conflict { model, id });
         }
         "exhausted" => return Err(Error::IdsExhausted { model }),
-        "corrupt" => {
-            let key = text()?;
-            let reason = text()?;
-            return Err(Error::Corrupt { model, key, reason });
-        }
+        "corrupt" => return Err(corrupt::<M>(&mut items)?),
         "badarg" => {
             let what = text()?;
             let value = text()?;
@@ -397,6 +393,38 @@ pub(crate) fn delete_call<M: Model>(
         }
     }
     Ok(call.inv)
+}
+
+/// Reads the reply of a delete (the delete script, or a query's `delete` output): how
+/// many instances existed, or the `{'corrupt', key, reason}` the script returned
+/// before writing anything.
+pub(crate) fn delete_reply<M: Model>(reply: Value) -> Result<usize> {
+    if let Value::Integer(_) = reply {
+        return Ok(usize::from_frame(reply)?);
+    }
+    let items: Vec<Value> = Vec::from_frame(reply)?;
+    let mut items = items.into_iter();
+    let status = next_text(&mut items)?;
+    if status != "corrupt" {
+        return Err(Error::Connection(resp_conn::Error::Conversion {
+            expected: "the delete script's reply",
+            got: format!("status {status:?}"),
+            context: None,
+        }));
+    }
+    Err(corrupt::<M>(&mut items)?)
+}
+
+/// The [`Error::Corrupt`] of a script's `{'corrupt', key, reason}` reply, from the
+/// items after the status.
+pub(crate) fn corrupt<M: Model>(items: &mut impl Iterator<Item = Value>) -> Result<Error> {
+    let key = next_text(items)?;
+    let reason = next_text(items)?;
+    Ok(Error::Corrupt {
+        model: M::META.label(),
+        key,
+        reason,
+    })
 }
 
 /// Queries limited to at most this many instances load them inside the query script

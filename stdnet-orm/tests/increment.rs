@@ -217,7 +217,7 @@ fn bad_stored_values_and_gone_instances_are_typed_errors() {
         ("small", "300"),
         ("views", "-1"),
         ("balance", "0x10"),
-        ("balance", "inf"),
+        // ("balance", "inf") is a stored f64: adding to it is an Overflow (tests/attack.rs).
         ("views", "1.5"),
     ] {
         con.query::<i64>(cmd("HSET").arg(&k).arg(field).arg(bad))

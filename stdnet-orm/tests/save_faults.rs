@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
-use common::index_problems;
+use common::{index_problems, run, snapshot};
 use resp_conn::{Connection, cmd};
 use stdnet_orm::keys::Keys;
 use stdnet_orm::{Db, Error, MAX_ID, Model};
@@ -61,23 +59,6 @@ fn raw(server: &RedisServer) -> Connection {
 
 fn keys<M: Model>() -> Keys {
     Keys::new(NS, &M::META)
-}
-
-/// Every key of the server with its `DUMP`.
-fn snapshot(con: &mut Connection) -> BTreeMap<Vec<u8>, Vec<u8>> {
-    let names: Vec<Vec<u8>> = con.query(cmd("KEYS").arg("*")).unwrap();
-    names
-        .into_iter()
-        .map(|k| {
-            let dump: Vec<u8> = con.query(cmd("DUMP").arg(k.as_slice())).unwrap();
-            (k, dump)
-        })
-        .collect()
-}
-
-fn run(con: &mut Connection, c: &mut resp_conn::Cmd) {
-    let reply = con.query::<resp_conn::Value>(c).unwrap();
-    assert!(!reply.is_error(), "{reply:?}");
 }
 
 #[test]

@@ -66,16 +66,30 @@ for i = 1, nfields do
   if flags[i] ~= '' then indexed[#indexed + 1] = i end
 end
 
--- Removes the index entries of instance `id` for its stored values of every indexed
--- field in the header.
-local function unindex_stored(id, key)
-  if #indexed == 0 then return end
-  local fields = {}
-  for k, i in ipairs(indexed) do fields[k] = names[i] end
-  local old = redis.call('HMGET', key, unpack(fields))
-  for k, i in ipairs(indexed) do
-    if old[k] then unindex(i, id, old[k]) end
+-- A {'corrupt', key, reason} reply if `key` holds a type other than `want` (a write
+-- on it would fail, after earlier writes: Redis does not roll a script back), else
+-- false. A key that does not exist is fine.
+local function wrong_type(key, want)
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= want then
+    return { 'corrupt', key, 'holds a ' .. t .. ', the ORM writes a ' .. want .. ' there' }
   end
+  return false
+end
+
+-- The first of the header's keys (the id set, the counter when `counter` is true,
+-- the unique hashes, numeric and lexicographic sets) holding the wrong type, as a
+-- corrupt reply, or false.
+local function header_wrong_type(with_counter)
+  local bad = wrong_type(ids_zset, 'zset') or (with_counter and wrong_type(counter, 'string'))
+  if bad then return bad end
+  for i = 1, nfields do
+    bad = (uni_keys[i] and wrong_type(uni_keys[i], 'hash'))
+      or (num_keys[i] and wrong_type(num_keys[i], 'zset'))
+      or (lex_keys[i] and wrong_type(lex_keys[i], 'zset'))
+    if bad then return bad end
+  end
+  return false
 end
 
 -- True if `key` is an instance hash whose field i holds `value`.
@@ -139,26 +153,57 @@ local function forget_ghost_values(id)
   end
 end
 
--- Deletes instance `id` (whose hash is `key`, if the caller has it) with every index
--- entry; returns 1 if it existed.
+-- The delete of instance `id` (whose hash is `key`, if the caller has it), checked
+-- before anything is written: returns a plan for delete_instance, or a corrupt reply
+-- when a key the delete writes holds the wrong type (the instance's key, the index
+-- sets of its values; the header's keys are checked once with header_wrong_type).
+-- `values` are the caller's values of the indexed fields (see delete_instance);
+-- `seen` records the index sets checked so far, so each is asked once per script.
+local function plan_delete(id, key, values, seen)
+  key = key or obj_key(id)
+  local t = redis.call('TYPE', key).ok
+  local old
+  if t == 'hash' then
+    if #indexed > 0 then
+      local fields = {}
+      for k, i in ipairs(indexed) do fields[k] = names[i] end
+      old = redis.call('HMGET', key, unpack(fields))
+    else
+      old = {}
+    end
+  elseif t ~= 'none' then
+    return nil, { 'corrupt', key, 'holds a ' .. t .. ', not an instance hash' }
+  else
+    old = values -- nil for a ghost without values: found by scanning, sets only
+  end
+  if old then
+    for k, i in ipairs(indexed) do
+      if old[k] and has(flags[i], 'i') then
+        local set = idx_key(i, old[k])
+        if not seen[set] then
+          seen[set] = true
+          local bad = wrong_type(set, 'set')
+          if bad then return nil, bad end
+        end
+      end
+    end
+  end
+  return { id = id, key = key, exists = t == 'hash', old = old }
+end
+
+-- Carries out a delete planned by plan_delete (after every check of the script has
+-- passed: nothing here can fail); returns 1 if the instance existed.
 --
 -- A ghost (an id whose hash is gone: deleted or expired outside the ORM) returns 0,
 -- and its index entries go too. Entries keyed by id (the id set, numeric sets) are
--- removed directly. Entries keyed by value are removed from `values`, the ghost's
--- values of the indexed fields in `indexed` order (false where it has none), when
--- the caller knows them (`Db::delete` sends the object's); without `values` they are
--- found by scanning (see forget_ghost_values).
-local function delete_instance(id, key, values)
-  key = key or obj_key(id)
-  if redis.call('EXISTS', key) == 1 then
-    unindex_stored(id, key)
-    redis.call('DEL', key)
-    redis.call('ZREM', ids_zset, id)
-    return 1
-  end
-  if values then
+-- removed directly. Entries keyed by value are removed from the values the caller
+-- gave (`Db::delete` sends the object's); without them they are found by scanning
+-- (see forget_ghost_values).
+local function delete_instance(plan)
+  local id, old = plan.id, plan.old
+  if old then
     for k, i in ipairs(indexed) do
-      if values[k] then unindex(i, id, values[k]) end
+      if old[k] then unindex(i, id, old[k]) end
     end
   else
     forget_ghost_values(id)
@@ -167,5 +212,9 @@ local function delete_instance(id, key, values)
     if has(flags[i], 'n') then redis.call('ZREM', num_key(i), id) end
   end
   redis.call('ZREM', ids_zset, id)
+  if plan.exists then
+    redis.call('DEL', plan.key)
+    return 1
+  end
   return 0
 end

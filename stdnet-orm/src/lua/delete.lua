@@ -5,7 +5,9 @@
 -- (value) or '0' (none) per indexed field of the header, then the values it marks:
 -- the instance's values as the caller knows them. They are used only for a ghost
 -- (an id whose hash is gone), whose values the server no longer has; an instance
--- with a hash is unindexed from its stored values. Returns how many existed.
+-- with a hash is unindexed from its stored values. Returns how many existed, or
+-- {'corrupt', key, reason} without writing anything when a key it would write holds
+-- the wrong type.
 
 -- Every mask is checked before anything is written.
 local at, per = argp, {}
@@ -30,8 +32,17 @@ while at <= #ARGV do
   at = at + 2 + n
 end
 
-local deleted = 0
+-- Then every key type, before the first write.
+local bad = header_wrong_type(false)
+if bad then return bad end
+local plans, seen = {}, {}
 for o, instance in ipairs(per) do
-  deleted = deleted + delete_instance(instance[1], KEYS[keyp + o - 1], instance[2])
+  local plan
+  plan, bad = plan_delete(instance[1], KEYS[keyp + o - 1], instance[2], seen)
+  if bad then return bad end
+  plans[o] = plan
 end
+
+local deleted = 0
+for _, plan in ipairs(plans) do deleted = deleted + delete_instance(plan) end
 return deleted

@@ -20,8 +20,10 @@
 --   {'novalue'}        the hash has no value for the field
 --   {'nan', current}   the stored value is not a number of the type
 --   {'badversion', v}  the stored version is not a decimal number
---   {'overflow', current}  the result does not fit the type
+--   {'overflow', current}  the result does not fit the type (or is not finite: a
+--                      stored infinity included)
 --   {'unique', new}    another live instance holds the new value of a unique field
+--   {'corrupt', key, reason}  the hash or an index key it writes holds the wrong type
 
 local id, field, kind, amount = ARGV[argp], tonumber(ARGV[argp + 1]), ARGV[argp + 2], ARGV[argp + 3]
 local version_field = ARGV[argp + 4]
@@ -223,7 +225,9 @@ end
 if not has(flags[field], 'n') and flags[field] ~= '' then
   return fail('field ' .. names[field] .. ' is indexed but not as a number')
 end
-if redis.call('TYPE', key).ok ~= 'hash' then return { 'missing' } end
+local key_type = redis.call('TYPE', key).ok
+if key_type == 'none' then return { 'missing' } end
+if key_type ~= 'hash' then return { 'corrupt', key, 'holds a ' .. key_type .. ', not an instance hash' } end
 local current = redis.call('HGET', key, names[field])
 if not current then return { 'novalue' } end
 
@@ -242,6 +246,8 @@ if kind == 'int' then
 else
   local back, max_digits = function(v) return v end, 17
   if kind == 'f32' then back, max_digits = to_f32, 9 end
+  -- An infinity is a stored float (Rust writes `inf`, `-inf`) with no finite sum.
+  if current == 'inf' or current == '-inf' then return { 'overflow', current } end
   local x = parse_float(current)
   if x == nil or not finite(back(x)) then return { 'nan', current } end
   local sum = back(back(x) + by)
@@ -268,6 +274,16 @@ if has(f, 'u') and new ~= current then
   if owner and owner ~= id and holds(obj_key(owner), field, new) then
     return { 'unique', new }
   end
+end
+
+-- Every index key the write touches holds the type the ORM gives it: a write on
+-- another type would fail after the hash was written.
+if f ~= '' then
+  local bad = (has(f, 'i') and (wrong_type(idx_key(field, current), 'set')
+      or wrong_type(idx_key(field, new), 'set')))
+    or (has(f, 'n') and wrong_type(num_key(field), 'zset'))
+    or (has(f, 'u') and wrong_type(uni_key(field), 'hash'))
+  if bad then return bad end
 end
 
 -- 2. Write: the value, then the index entries moved from the old value to the new.

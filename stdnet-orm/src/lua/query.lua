@@ -15,6 +15,8 @@
 --       slice <offset> <limit>           negative offset counts from the end; limit -1: all
 --       out <mode> ...                   ids | count | indexed | exists | full
 --                                        | load <n> <field#>... | values <field#> | delete
+--                                        (delete returns how many existed, or
+--                                        {'corrupt', key, reason} with nothing written)
 --
 -- Index entries may outlive their hash (deleted outside the ORM, evicted, expired):
 -- every output but `indexed` (the plain size of the combined index sets) skips ids
@@ -492,10 +494,22 @@ local function run()
   end
 
   if mode == 'delete' then
-    -- Ids whose hash is gone go to delete_instance too, which owns their cleanup.
+    -- Ids whose hash is gone are deleted too (their cleanup is delete_instance's).
+    -- Every key type is checked before the first write: a corrupt reply writes
+    -- nothing.
+    local bad = header_wrong_type(false)
+    if bad then return bad end
+    local plans, seen = {}, {}
+    for _, list in ipairs({ rows, ghosts }) do
+      for _, id in ipairs(list) do
+        local plan
+        plan, bad = plan_delete(id, nil, nil, seen)
+        if bad then return bad end
+        plans[#plans + 1] = plan
+      end
+    end
     local deleted = 0
-    for _, id in ipairs(rows) do deleted = deleted + delete_instance(id) end
-    for _, id in ipairs(ghosts) do delete_instance(id) end
+    for _, plan in ipairs(plans) do deleted = deleted + delete_instance(plan) end
     return deleted
   end
   return rows

@@ -95,21 +95,8 @@ end
 
 -- 0. Every key the batch writes has the type the ORM gives it (or does not exist):
 -- a write on a key of another type fails, and would fail after earlier writes.
-local function wrong_type(key, want)
-  local t = redis.call('TYPE', key)['ok']
-  if t ~= 'none' and t ~= want then
-    return { 'corrupt', key, 'holds a ' .. t .. ', the save writes a ' .. want .. ' there' }
-  end
-  return false
-end
-local bad = wrong_type(ids_zset, 'zset') or wrong_type(counter, 'string')
+local bad = header_wrong_type(true)
 if bad then return bad end
-for i = 1, nfields do
-  bad = (uni_keys[i] and wrong_type(uni_keys[i], 'hash'))
-    or (num_keys[i] and wrong_type(num_keys[i], 'zset'))
-    or (lex_keys[i] and wrong_type(lex_keys[i], 'zset'))
-  if bad then return bad end
-end
 
 -- The first of `keys` (from `from` to `to`) that is not a set, or false. One
 -- SINTERCARD checks the type of every key it is given before it looks at members

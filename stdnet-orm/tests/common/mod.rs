@@ -65,6 +65,46 @@ pub fn user(username: &str, country: &str, age: u32) -> User {
     }
 }
 
+/// Every key of the server with its contents: equal snapshots mean nothing changed.
+/// Hashes and sets are compared by their sorted members, as the `DUMP` of a hash or
+/// set in a hash table lists them in an order that changes without any write (a read
+/// may move the table's incremental rehashing on); other keys by their `DUMP`.
+pub fn snapshot(con: &mut Connection) -> BTreeMap<Vec<u8>, Vec<Vec<u8>>> {
+    let names: Vec<Vec<u8>> = con.query(cmd("KEYS").arg("*")).unwrap();
+    names
+        .into_iter()
+        .map(|k| {
+            let kind: String = con.query(cmd("TYPE").arg(k.as_slice())).unwrap();
+            let mut contents: Vec<Vec<u8>> = match kind.as_str() {
+                "hash" => {
+                    let pairs: Vec<(Vec<u8>, Vec<u8>)> =
+                        con.query(cmd("HGETALL").arg(k.as_slice())).unwrap();
+                    pairs
+                        .into_iter()
+                        .map(|(f, mut v)| {
+                            let mut entry = f;
+                            entry.push(0);
+                            entry.append(&mut v);
+                            entry
+                        })
+                        .collect()
+                }
+                "set" => con.query(cmd("SMEMBERS").arg(k.as_slice())).unwrap(),
+                _ => vec![con.query(cmd("DUMP").arg(k.as_slice())).unwrap()],
+            };
+            contents.sort();
+            contents.insert(0, kind.into_bytes());
+            (k, contents)
+        })
+        .collect()
+}
+
+/// Runs a command that must succeed.
+pub fn run(con: &mut Connection, c: &mut resp_conn::Cmd) {
+    let reply = con.query::<resp_conn::Value>(c).unwrap();
+    assert!(!reply.is_error(), "{reply:?}");
+}
+
 /// Every key of the model `M` in the namespace, by SCAN.
 pub fn model_keys<M: Model>(con: &mut Connection, namespace: &str) -> BTreeSet<String> {
     let keys = Keys::new(namespace, &M::META);
@@ -107,6 +147,10 @@ pub fn index_problems<M: Model>(con: &mut Connection, namespace: &str) -> Vec<St
         if hash.is_empty() {
             problems.push(format!("id {id} listed but has no hash"));
         }
+        let decoded = M::from_stored(id, &|name| {
+            hash.get(name).map(|v| bytes::Bytes::copy_from_slice(v))
+        })
+        .ok();
         for f in M::META.fields.iter().filter(|f| f.is_indexed()) {
             let Some(value) = hash.get(f.name) else {
                 continue;
@@ -126,9 +170,18 @@ pub fn index_problems<M: Model>(con: &mut Connection, namespace: &str) -> Vec<St
             }
             match f.kind {
                 stdnet_orm::FieldKind::Number => {
-                    let score: f64 = std::str::from_utf8(value)
-                        .ok()
-                        .and_then(|t| t.parse().ok())
+                    // The score the save writes: the model's own (dates count days or
+                    // seconds), or the stored text read as a number if the hash does
+                    // not decode.
+                    let at = M::META
+                        .fields
+                        .iter()
+                        .position(|g| g.name == f.name)
+                        .unwrap();
+                    let score: f64 = decoded
+                        .as_ref()
+                        .and_then(|m| m.field_score(at))
+                        .or_else(|| std::str::from_utf8(value).ok().and_then(|t| t.parse().ok()))
                         .unwrap_or(f64::NAN);
                     if !score.is_nan() {
                         expected_num
