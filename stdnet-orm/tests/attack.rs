@@ -1369,15 +1369,10 @@ fn increments_of_stored_infinities_and_extremes_are_overflows() {
 // Left for the lead: a design question.
 
 /// Promise (query docs): an index entry whose hash is gone is skipped by every read
-/// and "reported nowhere as a live instance". Broken when an explicit id reuses a
-/// ghost's id: the save finds no hash, so it has no old values to move out of, and
-/// the ghost's entries (color "red", name "old") now point at a live instance that
-/// holds other values. `get_by(NAME, "old")` returns the instance named "new".
-/// Fixing it needs the save to clean a listed id's entries when its hash is gone (a
-/// scan of the keyspace, as `forget_ghost_values` does) or reads to check values,
-/// not only hashes: a design decision.
+/// and "reported nowhere as a live instance". An explicit id that reuses a ghost's
+/// id must not revive the ghost's entries (color "red", name "old") for the new
+/// instance that holds other values: the save forgets them first.
 #[test]
-#[ignore = "an explicit id reusing a ghost's id revives the ghost's index entries (design question, see the doc comment)"]
 fn an_explicit_id_reusing_a_ghosts_id_does_not_revive_its_entries() {
     let server = RedisServer::start();
     let mut db = db(&server);
