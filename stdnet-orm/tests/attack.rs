@@ -770,8 +770,19 @@ fn partial_updates_with_odd_field_lists() {
     );
     consistent::<Thing>(&server);
     // An update naming no field writes no field (and fails for a gone instance).
+    let hgetall = |server: &RedisServer| -> Vec<Vec<u8>> {
+        raw(server)
+            .query(cmd("HGETALL").arg(keys::<Thing>().instance(t.id)))
+            .unwrap()
+    };
+    let hash_before = hgetall(&server);
     db.update(&mut back.clone(), &[]).unwrap();
     assert_eq!(db.get::<Thing>(t.id).unwrap(), back);
+    assert_eq!(
+        hgetall(&server),
+        hash_before,
+        "no marker or other field added"
+    );
     let mut ghost = Thing {
         id: 999,
         ..back.clone()

@@ -340,8 +340,10 @@ for o = 1, count do
   local at = pairs_at[o]
   if n > 0 then
     redis.call('HSET', key, unpack(ARGV, at, at + 2 * n - 1))
-  else
-    -- An instance with no stored field still exists: keep an empty marker field.
+  elseif redis.call('EXISTS', key) == 0 then
+    -- An instance with no stored field still exists: keep an empty marker field
+    -- (only when the hash would otherwise be gone: an update of no fields leaves an
+    -- existing hash as it is).
     redis.call('HSET', key, '__pk', id)
   end
   -- Scores first, then set positions ('0' for no value), one slot per field.
