@@ -128,9 +128,13 @@ pub(crate) fn failed(info: &ConnectionInfo, e: Error) -> Error {
 pub(crate) struct Deadline(Option<Instant>);
 
 impl Deadline {
-    /// Starts the clock for opening a connection to `info`.
+    /// Starts the clock for opening a connection to `info`. A timeout too large to
+    /// add to the clock (`Duration::MAX`) is no deadline at all, not a panic.
     pub(crate) fn start(info: &ConnectionInfo) -> Deadline {
-        Deadline(info.connect_timeout.map(|t| Instant::now() + t))
+        Deadline(
+            info.connect_timeout
+                .and_then(|t| Instant::now().checked_add(t)),
+        )
     }
 
     /// How long the next step may take: what is left of the deadline, or `fallback`
