@@ -1306,3 +1306,43 @@ async fn a_user_refused_the_handshake_commands_fails_at_open_naming_the_address(
     // HELLO runs before authentication, so no ACL rule refuses it.
     let _ = Connection::open(base("noselect").with_protocol(Protocol::Resp3)).unwrap();
 }
+
+/// A server that lacks a handshake command (a Redis before 6 has no `HELLO`; a
+/// server may rename `AUTH` away) answers it with "unknown command ..., with args
+/// beginning with:" and the arguments: the password among them. The open fails, naming
+/// the address, and its error never shows the password.
+#[tokio::test]
+async fn a_server_that_echoes_the_handshake_never_gets_the_password_into_an_error() {
+    // Redis cuts the echoed arguments at 128 bytes: a long password shows in part.
+    let long = format!("{SECRET}{}", "x".repeat(200));
+    for (missing, protocol, password) in [
+        ("HELLO", Protocol::Resp3, SECRET),
+        ("AUTH", Protocol::Resp2, SECRET),
+        ("HELLO", Protocol::Resp3, long.as_str()),
+        ("AUTH", Protocol::Resp2, long.as_str()),
+    ] {
+        let server = RedisServer::builder()
+            .arg("--rename-command")
+            .arg(missing)
+            .arg("")
+            .start();
+        let addr = format!("127.0.0.1:{}", server.port());
+        let bad = info(&server)
+            .with_protocol(protocol)
+            .with_auth(Some("default"), password);
+        let errs = [
+            Connection::open(&bad).unwrap_err(),
+            aio::Connection::open(&bad).await.unwrap_err(),
+            MultiplexedConnection::open(&bad).await.unwrap_err(),
+            aio::PubSub::open(&bad).await.unwrap_err(),
+        ];
+        for err in errs {
+            assert!(err.to_string().contains(&addr), "{missing}: {err}");
+            assert!(
+                err.to_string().contains("unknown command"),
+                "{missing}: {err}"
+            );
+            error_hides_secrets(missing, &err);
+        }
+    }
+}
