@@ -1346,3 +1346,48 @@ async fn a_server_that_echoes_the_handshake_never_gets_the_password_into_an_erro
         }
     }
 }
+
+/// Permissions revoked while subscribed: the ACL change makes the server drop the
+/// subscriber, and the restore's `SUBSCRIBE chan1` is refused. The pattern, still
+/// allowed, must be restored all the same.
+///
+/// Ignored: a design question for the lead. The sync subscriber clears its "must
+/// restore" flag before restoring, so the refused `SUBSCRIBE` returns `NOPERM` once and
+/// the `PSUBSCRIBE` after it is never sent: the pattern is lost without a word, for
+/// good. (The async subscriber instead stays unsettled and fails every later call with
+/// `NOPERM`, reconnecting each time.) Redis refuses a whole `SUBSCRIBE` for one denied
+/// name, so a fix has to decide what to do with refused names on a restore: retry name
+/// by name and forget (and report) the refused ones, or fail the subscriber for good.
+#[test]
+#[ignore = "design question: a restore refused for one kind of subscription skips the others (sync) or fails forever (async)"]
+fn a_restore_refused_for_a_channel_still_restores_the_patterns() {
+    let server = RedisServer::start();
+    let mut admin = Connection::open(info(&server)).unwrap();
+    let mut acl = |rules: &[&str]| {
+        let mut c = cmd("ACL");
+        c.arg("SETUSER")
+            .arg("listener")
+            .arg("on")
+            .arg(">pw")
+            .arg("~*")
+            .arg("+@all");
+        c.arg("resetchannels").args(rules);
+        admin.query::<()>(&c).unwrap();
+    };
+    acl(&["&chan1", "&pat*"]);
+    let mut sub = PubSub::open(info(&server).with_auth(Some("listener"), "pw")).unwrap();
+    sub.subscribe(["chan1"]).unwrap();
+    sub.psubscribe(["pat*"]).unwrap();
+    acl(&["&pat*"]);
+    let mut delivered = false;
+    for i in 0..20 {
+        let _ = publish(&server, "pat.x", &format!("m{i}"));
+        // An error is expected once or twice: the dropped socket, the refused restore.
+        if let Ok(Some(m)) = sub.next_message_timeout(Some(Duration::from_millis(50))) {
+            assert_eq!(m.pattern.as_deref(), Some(b"pat*".as_slice()));
+            delivered = true;
+            break;
+        }
+    }
+    assert!(delivered, "the pattern was not restored");
+}
