@@ -9,8 +9,10 @@
 //! (the handshake always runs at once), and from reconnects.
 //!
 //! No error text or `Debug` output contains a password: URLs in
-//! [`Error::InvalidConfig`] have their user information replaced by `***`, and the
-//! server's replies to the handshake do not echo credentials.
+//! [`Error::InvalidConfig`] have their user information replaced by `***`, and an
+//! error reply to the handshake that echoes its arguments (a server without `HELLO`,
+//! or with `AUTH` renamed: "unknown command ..., with args beginning with: ...") has
+//! them, and any copy of the password, replaced by `***`.
 
 use std::fmt;
 use std::io;

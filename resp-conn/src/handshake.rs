@@ -99,12 +99,41 @@ pub(crate) fn encode(steps: &[Step]) -> Vec<u8> {
 pub(crate) fn check(info: &ConnectionInfo, step: &Step, reply: Value) -> Result<()> {
     match check_error(reply) {
         Ok(_) => Ok(()),
-        Err(Error::Server(e)) if step.authenticates || is_auth_refusal(&e) => Err(Error::Auth {
-            addr: info.addr.to_string(),
-            source: e,
-        }),
+        Err(Error::Server(e)) => {
+            let e = without_password(info, e);
+            if step.authenticates || is_auth_refusal(&e) {
+                Err(Error::Auth {
+                    addr: info.addr.to_string(),
+                    source: e,
+                })
+            } else {
+                Err(Error::Server(e))
+            }
+        }
         Err(e) => Err(e),
     }
+}
+
+/// How Redis introduces the arguments it echoes in "unknown command" errors.
+const ECHOED_ARGS: &str = "with args beginning with:";
+
+/// `e` without the password: a server that lacks a handshake command (a Redis
+/// before 6 has no `HELLO`; `AUTH` may be renamed away) answers "unknown command
+/// 'HELLO', with args beginning with: '3' 'AUTH' 'default' '<password>'". The echoed
+/// arguments go (Redis cuts them at 128 bytes, so a long password may show only in
+/// part), and so does any other copy of the password.
+fn without_password(info: &ConnectionInfo, mut e: ServerError) -> ServerError {
+    let Some(password) = info.password.as_deref().filter(|p| !p.is_empty()) else {
+        return e;
+    };
+    if let Some(at) = e.message.find(ECHOED_ARGS) {
+        e.message.truncate(at + ECHOED_ARGS.len());
+        e.message.push_str(" ***");
+    }
+    if e.message.contains(password) {
+        e.message = e.message.replace(password, "***");
+    }
+    e
 }
 
 fn is_auth_refusal(e: &ServerError) -> bool {
@@ -128,9 +157,13 @@ pub(crate) fn failed(info: &ConnectionInfo, e: Error) -> Error {
 pub(crate) struct Deadline(Option<Instant>);
 
 impl Deadline {
-    /// Starts the clock for opening a connection to `info`.
+    /// Starts the clock for opening a connection to `info`. A timeout too large to
+    /// add to the clock (`Duration::MAX`) is no deadline at all, not a panic.
     pub(crate) fn start(info: &ConnectionInfo) -> Deadline {
-        Deadline(info.connect_timeout.map(|t| Instant::now() + t))
+        Deadline(
+            info.connect_timeout
+                .and_then(|t| Instant::now().checked_add(t)),
+        )
     }
 
     /// How long the next step may take: what is left of the deadline, or `fallback`

@@ -178,6 +178,16 @@ impl Subscriptions {
         (c, confirmations)
     }
 
+    /// Goes back to `before` if `result` says the server refused the change just
+    /// recorded (an ACL user's `NOPERM`): the server applies none of a refused
+    /// command's names, and a refused name kept would make every later restore of the
+    /// subscriptions fail with it.
+    pub(crate) fn forget_if_refused(&mut self, before: Subscriptions, result: &Result<()>) {
+        if matches!(result, Err(crate::Error::Server(_))) {
+            *self = before;
+        }
+    }
+
     /// The commands that restore every subscription, with their confirmation count.
     pub(crate) fn restore(&self) -> Vec<(Cmd, usize)> {
         let mut out = Vec::new();
@@ -270,7 +280,8 @@ impl PubSub {
             return Ok(Some(m));
         }
         self.restore_if_needed()?;
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A wait too long to add to the clock (`Duration::MAX`) is a wait without end.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             // What is left of the wait, across confirmations and other frames.
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -317,8 +328,11 @@ impl PubSub {
         names: impl IntoIterator<Item = N>,
     ) -> Result<()> {
         self.restore_if_needed()?;
+        let before = self.subs.clone();
         let (command, confirmations) = self.subs.change(kind, subscribe, names);
-        self.send_and_confirm(&command, confirmations)
+        let result = self.send_and_confirm(&command, confirmations);
+        self.subs.forget_if_refused(before, &result);
+        result
     }
 
     fn send_and_confirm(&mut self, command: &Cmd, mut confirmations: usize) -> Result<()> {

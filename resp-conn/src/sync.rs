@@ -157,6 +157,10 @@ pub struct Connection {
     /// Set while a subscriber waits (see [`next_frame_within`](Self::next_frame_within)):
     /// a read timeout then leaves the connection open.
     timeout_keeps_stream: bool,
+    /// Set while the handshake runs: every read then waits at most what is left of
+    /// the open's time, so that a reply trickling in byte by byte (each byte within a
+    /// socket timeout) cannot stretch the open past `connect_timeout`.
+    opening: Option<handshake::Deadline>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -182,6 +186,7 @@ impl Connection {
             loaded_scripts: Default::default(),
             scratch: vec![0; SCRATCH].into_boxed_slice(),
             timeout_keeps_stream: false,
+            opening: None,
         };
         con.reconnect()?;
         Ok(con)
@@ -208,6 +213,7 @@ impl Connection {
         self.replies.reset();
         self.loaded_scripts.clear();
         let opened = self.connect_and_handshake();
+        self.opening = None;
         if opened.is_err() {
             // Half a handshake (say, a refused AUTH) is not a usable connection.
             self.stream = None;
@@ -224,12 +230,10 @@ impl Connection {
             deadline.remaining(write_timeout)?,
         )?;
         self.stream = Some(stream);
+        self.opening = Some(deadline);
         let steps = handshake::steps(&self.info);
         self.write_all(&handshake::encode(&steps))?;
         for step in &steps {
-            if let Some(s) = &self.stream {
-                s.set_timeouts(deadline.remaining(read_timeout)?, write_timeout)?;
-            }
             let reply = self.read_reply()?;
             handshake::check(&self.info, step, reply)?;
         }
@@ -492,6 +496,12 @@ impl Connection {
     /// the data.
     fn fill(&mut self) -> Result<()> {
         let stream = self.stream.as_mut().ok_or(Error::ConnectionClosed)?;
+        if let Some(deadline) = self.opening {
+            stream.set_timeouts(
+                deadline.remaining(self.info.read_timeout)?,
+                self.info.write_timeout,
+            )?;
+        }
         let len = self.rbuf.len();
         if let Some(needed) = self.replies.bytes_needed() {
             // A large value is arriving: make room for all of it at once rather than

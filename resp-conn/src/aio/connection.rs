@@ -194,6 +194,13 @@ impl Connection {
         self.stream.is_some()
     }
 
+    /// Whether the server has closed the connection while it was idle (a restart, a
+    /// `CLIENT KILL`, an idle timeout), found without waiting: a pool lends no
+    /// connection known to be dead.
+    pub(crate) fn closed_by_peer(&mut self) -> bool {
+        self.stream.as_mut().is_none_or(FrameStream::closed_by_peer)
+    }
+
     /// Writes `bytes` and reads `count` replies (pushes set aside), on a socket taken
     /// out for this request ([`take_stream`](Self::take_stream)). The read timeout
     /// applies to each reply.

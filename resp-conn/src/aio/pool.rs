@@ -64,7 +64,17 @@ use crate::script::ScriptInvocation;
 /// them, and makes further callers of `get` wait for one to come back. A connection
 /// comes back to the pool in whatever state commands left it: end a `WATCH` with
 /// `EXEC`, `DISCARD` or `UNWATCH` on every path, undo a `SELECT`, or
-/// [`discard`](PooledConnection::discard) the connection instead.
+/// [`discard`](PooledConnection::discard) the connection instead. The pool does not
+/// look at the commands sent: a connection given back inside a `MULTI` answers its
+/// next borrower's commands with `QUEUED`, one given back subscribed (`SUBSCRIBE`,
+/// `PSUBSCRIBE`) or with `CLIENT TRACKING` on can answer them with messages or
+/// invalidations meant for the last borrower. Discard those.
+///
+/// An idle connection the server has closed meanwhile (a restart, `CLIENT KILL`, an
+/// idle `timeout`) is not lent: `get` lets it go and lends another or a new one.
+/// (This is only as fresh as the runtime's last look at the socket: a close that
+/// arrives in the instant of the `get` still fails the borrower's first request, as a
+/// connection error.)
 ///
 /// # Cancellation
 ///
@@ -252,7 +262,16 @@ impl Pool {
             .acquire_owned()
             .await
             .expect("the pool's semaphore is never closed");
-        let idle = self.inner.idle.lock().expect("pool lock").pop();
+        // An idle connection the server has closed meanwhile (a restart) is let go:
+        // lent, it would fail its borrower's first request.
+        let idle = loop {
+            let Some(mut con) = self.inner.idle.lock().expect("pool lock").pop() else {
+                break None;
+            };
+            if !con.closed_by_peer() {
+                break Some(con);
+            }
+        };
         let con = match idle {
             Some(con) => con,
             None => Connection::open(&self.inner.info).await?,

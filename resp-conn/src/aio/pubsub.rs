@@ -145,12 +145,14 @@ impl PubSub {
         self.connected().await?;
         // Recorded first: if this call is cancelled, the reconnect that follows
         // applies the change.
+        let before = self.subs.clone();
         let (command, confirmations) = self.subs.change(kind, subscribe, names);
         self.settled = false;
         let result = self.send_and_confirm(&command, confirmations).await;
         // A server error leaves the stream in step (the error replaced the
         // confirmations); a connection error has dropped it.
         self.settled = true;
+        self.subs.forget_if_refused(before, &result);
         result
     }
 

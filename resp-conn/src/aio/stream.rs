@@ -171,6 +171,26 @@ impl FrameStream {
         }
     }
 
+    /// Whether the server has closed (or reset) this socket, found without waiting:
+    /// whatever has arrived is read into the buffer, where it stays for the next
+    /// frame. Only as fresh as the runtime's last look at the socket's readiness.
+    pub(crate) fn closed_by_peer(&mut self) -> bool {
+        if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+            // A full buffer reads nothing and would look like a close.
+            self.rbuf.reserve(4096);
+        }
+        let read = match &self.socket {
+            Socket::Tcp(s) => s.try_read_buf(&mut self.rbuf),
+            #[cfg(unix)]
+            Socket::Unix(s) => s.try_read_buf(&mut self.rbuf),
+        };
+        match read {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+        }
+    }
+
     /// Reads the next frame of any kind.
     pub(crate) async fn read_frame(&mut self) -> Result<Value> {
         loop {
