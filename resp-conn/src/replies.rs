@@ -9,6 +9,17 @@
 //! hands them out one by one. A reply that is still incomplete goes to the resumable
 //! [`Decoder`], so a large reply arriving in pieces is never parsed again from its
 //! start.
+//!
+//! # Hostile replies
+//!
+//! Nothing here trusts a length or count the server announces: the parser reserves
+//! memory only for bytes that are in the buffer (see `resp_parser::Limits`), and
+//! [`bytes_needed`](Replies::bytes_needed) is a hint that a reader may grow its buffer
+//! towards, never a size to reserve at once. A reply past a limit of
+//! `resp_parser::Limits::DEFAULT` (a bulk string over 512 MiB, more than 2^32 - 1
+//! elements, nesting deeper than 512, a line over 64 KiB) is refused as soon as the
+//! header that breaks it arrives, as a [`ParseError`] whose offset counts from the
+//! reply's first byte; the connection is then closed. `tests/memory.rs` checks both.
 
 use std::collections::VecDeque;
 
@@ -58,7 +69,8 @@ impl Replies {
     }
 
     /// Bytes the reply being decoded needs before the decoder can go on, when that
-    /// is known (a large bulk string): the caller can make room for it at once.
+    /// is known (a large bulk string). It is the peer's claim: grow towards it in
+    /// steps no larger than what has arrived, never reserve it at once.
     pub(crate) fn bytes_needed(&self) -> Option<usize> {
         self.decoder.bytes_needed()
     }

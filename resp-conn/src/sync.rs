@@ -503,12 +503,16 @@ impl Connection {
             )?;
         }
         let len = self.rbuf.len();
-        if let Some(needed) = self.replies.bytes_needed() {
-            // A large value is arriving: make room for all of it at once rather than
-            // growing (and copying) the buffer step by step.
-            self.rbuf.reserve(needed.saturating_sub(len));
-        }
         let want = self.read_size;
+        if let Some(needed) = self.replies.bytes_needed() {
+            // A large value is arriving: grow the buffer towards its announced end in
+            // big steps rather than a read at a time, but never past twice what has
+            // arrived (plus one read): the length is only the peer's claim, and a bare
+            // `$536870912\r\n` must not reserve 512 MiB. Doubling keeps the copies of a
+            // large value linear in its size.
+            self.rbuf
+                .reserve(needed.saturating_sub(len).min(len.max(want)));
+        }
         let small = want <= SCRATCH;
         if !small {
             self.rbuf.resize(len + want, 0);

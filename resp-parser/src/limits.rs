@@ -7,9 +7,10 @@
 /// lines up to 64 KiB (like its inline-request buffer), nesting up to 512 levels.
 ///
 /// None of them is an allocation: a length or count prefix never makes the parser
-/// reserve memory for bytes that have not arrived. An aggregate reserves at most one
-/// slot for every three bytes of input actually present (the smallest value, `_\r\n`,
-/// is three bytes), so `*4294967295\r\n` allocates nothing.
+/// reserve memory for bytes that have not arrived. The aggregates of one reply reserve,
+/// all together and however deep they nest, at most one slot for every three bytes of
+/// input actually present (the smallest value, `_\r\n`, is three bytes), so
+/// `*4294967295\r\n` allocates nothing, and neither do 511 of them nested.
 ///
 /// ```
 /// use resp_parser::{Limits, parse_with, ErrorKind};

@@ -13,8 +13,11 @@
 //! Time is linear in the size of the reply's framing: a bulk payload is checked for
 //! its trailing CRLF but never scanned, so parsing a 1 GiB bulk string costs the same as
 //! a 1-byte one. Scalars and bulk strings allocate nothing. Each aggregate allocates one
-//! `Vec`, whose capacity is the smaller of its declared count and what the remaining
-//! input could hold, so a length prefix never allocates for bytes that are not there.
+//! `Vec`, whose capacity is the smaller of its declared count and what the input could
+//! still hold: all the aggregates of one reply together reserve at most one element
+//! slot for every 3 bytes of input (the smallest value, `_\r\n`, is 3 bytes), however
+//! deep they nest, so a length prefix never allocates for bytes that are not there. A
+//! reply that is all in the input is sized exactly, with no regrowth.
 //! Nesting is tracked on a heap stack bounded by [`Limits::max_depth`], never by
 //! recursion, so deep input cannot overflow the thread's stack.
 //!
@@ -211,6 +214,9 @@ pub(crate) struct Machine<P> {
     stack: Vec<Open<P>>,
     /// An attribute read at the top level, waiting for the reply it describes.
     attributes: Option<Pairs<P>>,
+    /// Element slots reserved so far for this reply, over every aggregate opened
+    /// (a pair counts as two): the budget that `open_or_end` draws on.
+    reserved: usize,
 }
 
 impl<P> Machine<P> {
@@ -219,6 +225,7 @@ impl<P> Machine<P> {
             pos: 0,
             stack: Vec::new(),
             attributes: None,
+            reserved: 0,
         }
     }
 
@@ -227,6 +234,7 @@ impl<P> Machine<P> {
         self.pos = 0;
         self.stack.clear();
         self.attributes = None;
+        self.reserved = 0;
     }
 
     /// Runs until one whole reply is read (`self.pos` is then its length) or the input
@@ -381,21 +389,32 @@ impl<P> Machine<P> {
             }
             (n, next)
         };
-        // What the remaining input can hold: every value takes at least 3 bytes.
-        let room = (input.len() - next) / 3;
+        // Reserve no more than the input can hold. Every value takes at least 3 bytes
+        // of its own (`_\r\n`; an aggregate's header is at least 4), so the values of
+        // the whole reply number at most `input.len() / 3`, and the reservations of all
+        // its aggregates share that budget: a header nested in another one counts
+        // against the same bytes. Per level alone, 511 nested `*4294967295` would each
+        // reserve what the rest of the input could hold, hundreds of times the input.
+        // A reply that is all there never exhausts the budget, so its aggregates are
+        // still sized exactly; one still arriving (in a `Decoder`) grows as it comes.
+        let room = ((input.len() - next) / 3).min((input.len() / 3).saturating_sub(self.reserved));
         let streamed = count == usize::MAX;
         let pairs = matches!(ty, b'%' | b'|');
         let items = if pairs {
             let values = if streamed { 0 } else { count.saturating_mul(2) };
+            let slots = values.min(room) / 2;
+            self.reserved += 2 * slots;
             Items::Pairs {
                 attribute: ty == b'|',
-                pairs: Vec::with_capacity(values.min(room) / 2),
+                pairs: Vec::with_capacity(slots),
                 key: None,
             }
         } else {
+            let slots = if streamed { 0 } else { count.min(room) };
+            self.reserved += slots;
             Items::List {
                 kind: ty,
-                items: Vec::with_capacity(if streamed { 0 } else { count.min(room) }),
+                items: Vec::with_capacity(slots),
             }
         };
         self.pos = next;
@@ -480,7 +499,6 @@ impl<P> Machine<P> {
             };
             return Ok(Some(GenericFrame::StreamedString(chunks)));
         }
-        let (end, next) = bulk_payload(input, start + 1, len, data, limits)?;
         let Some(Open {
             items: Items::Chunks { chunks, total },
             ..
@@ -488,10 +506,17 @@ impl<P> Machine<P> {
         else {
             unreachable!("next_chunk runs only on a streamed string");
         };
-        *total += end - data;
-        if *total > limits.max_bulk_len {
-            return invalid(start + 1, ErrorKind::BulkTooLong);
+        // Check the total against the limit at the chunk's header, as a bulk string's
+        // length is, not once its payload has arrived: a peer announcing too much is
+        // refused at once instead of being waited for. (A negative length is left to
+        // `bulk_payload`, which reports it.)
+        if let Ok(n) = usize::try_from(len) {
+            if total.saturating_add(n) > limits.max_bulk_len {
+                return invalid(start + 1, ErrorKind::BulkTooLong);
+            }
         }
+        let (end, next) = bulk_payload(input, start + 1, len, data, limits)?;
+        *total += end - data;
         if chunks.len() >= limits.max_elements {
             return invalid(start, ErrorKind::TooManyElements);
         }

@@ -328,7 +328,17 @@ fn limits_are_enforced() {
     let e = parse_with(b"+123456789", &tight).unwrap_err();
     assert_eq!((e.offset, e.kind), (9, ErrorKind::LineTooLong));
     let e = parse_with(b"$?\r\n;3\r\nabc\r\n;3\r\nabc\r\n;0\r\n", &tight).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::BulkTooLong);
+    assert_eq!((e.offset, e.kind), (14, ErrorKind::BulkTooLong));
+    // A streamed string's total is checked at each chunk's header, like a bulk
+    // string's length, not once the chunk's payload has arrived.
+    let streamed = b"$?\r\n;3\r\nabc\r\n;2\r\n";
+    let e = parse_with(streamed, &tight).unwrap_err();
+    assert_eq!((e.offset, e.kind), (14, ErrorKind::BulkTooLong));
+    let mut decoder = Decoder::with_limits(tight);
+    let e = decoder.decode(streamed).unwrap_err();
+    assert_eq!((e.offset, e.kind), (14, ErrorKind::BulkTooLong));
+    let e = parse(b"$?\r\n;4\r\nabcd\r\n;536870909\r\n").unwrap_err();
+    assert_eq!((e.offset, e.kind), (15, ErrorKind::BulkTooLong));
     // Default line limit: 64 KiB without a CRLF is an error, not an endless wait.
     let mut long = vec![b'+'; 1];
     long.extend(std::iter::repeat_n(b'a', 64 * 1024 + 1));

@@ -32,6 +32,8 @@
 //! never be handed a server that another test started on the same port by chance.
 #![deny(missing_docs)]
 
+pub mod peak;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
