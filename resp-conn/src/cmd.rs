@@ -91,6 +91,12 @@ impl Cmd {
         out
     }
 
+    /// The command's name and its first argument (a subcommand, for `CLIENT`), as
+    /// sent; empty and `None` for a command without them.
+    pub(crate) fn name_and_subcommand(&self) -> (&[u8], Option<&[u8]>) {
+        leading_args(&self.args, self.argc)
+    }
+
     /// The command name in upper case, for routing and error messages.
     pub fn name(&self) -> String {
         match resp_parser::parse(&self.args) {
@@ -100,6 +106,22 @@ impl Cmd {
                 .unwrap_or_default(),
             _ => String::new(),
         }
+    }
+}
+
+/// The first two of the `argc` RESP-encoded arguments at the start of `args`
+/// (`$<len>\r\n<bytes>\r\n`...), read in place.
+fn leading_args(args: &[u8], argc: usize) -> (&[u8], Option<&[u8]>) {
+    let first = resp_parser::parse(args);
+    let Ok(Some((resp_parser::Frame::BulkString(name), used))) = first else {
+        return (&[], None);
+    };
+    if argc < 2 {
+        return (name, None);
+    }
+    match resp_parser::parse(&args[used..]) {
+        Ok(Some((resp_parser::Frame::BulkString(sub), _))) => (name, Some(sub)),
+        _ => (name, None),
     }
 }
 
@@ -250,6 +272,15 @@ impl Pipeline {
 
     pub(crate) fn scripts(&self) -> &[(String, std::sync::Arc<str>)] {
         &self.scripts
+    }
+
+    /// Calls `f` with each command's name and first argument, in order (see
+    /// [`Cmd::name_and_subcommand`]).
+    pub(crate) fn each_name_and_subcommand(&self, mut f: impl FnMut(&[u8], Option<&[u8]>)) {
+        for e in &self.commands {
+            let (name, sub) = leading_args(&self.args[e.start..], e.argc);
+            f(name, sub);
+        }
     }
 
     /// Appends the bytes of every command (inside `MULTI`/`EXEC` if atomic) to `out`.

@@ -43,6 +43,7 @@ pub mod pubsub;
 mod replies;
 pub mod reply;
 pub mod script;
+mod session;
 pub mod sync;
 
 pub use cmd::{Cmd, Pipeline, cmd};

@@ -129,14 +129,18 @@ impl<'s> ScriptInvocation<'s> {
         c
     }
 
-    /// Runs the call on a blocking connection, loading the script if the server does
-    /// not have it.
+    /// Runs the call on a blocking connection: `EVALSHA`, and if the server does not
+    /// have the script (`NOSCRIPT`), `EVAL` with its source, which also caches it. One
+    /// round trip more, the first time only; unlike a `SCRIPT LOAD` and a second
+    /// `EVALSHA`, no `SCRIPT FLUSH` in between can make the call fail.
     pub fn invoke<T: FromFrame>(&self, con: &mut Connection) -> Result<T> {
         let mut reply = con.request(&self.evalsha())?;
         if is_noscript(&reply) {
-            let sha: String = con.query(&self.script.load_cmd())?;
-            con.script_loaded(&sha);
-            reply = con.request(&self.evalsha())?;
+            reply = con.request(&self.eval())?;
+            if !reply.is_error() {
+                // EVAL cached it (a script that does not compile is not cached).
+                con.script_loaded(self.script.hash());
+            }
         }
         T::from_frame(reply)
     }

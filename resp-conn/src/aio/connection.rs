@@ -11,6 +11,7 @@ use crate::info::{ConnectionInfo, IntoConnectionInfo};
 use crate::pipeline::{Discard, DiscardStep};
 use crate::reply::{FromFrame, Value};
 use crate::script::ScriptInvocation;
+use crate::session::Session;
 
 /// An async connection owned by one task.
 ///
@@ -58,6 +59,9 @@ pub struct Connection {
     info: ConnectionInfo,
     stream: Option<FrameStream>,
     pushes: Vec<Value>,
+    /// What the commands sent on `stream` may have left on its session; a new
+    /// socket starts pristine.
+    session: Session,
 }
 
 impl std::fmt::Debug for Connection {
@@ -78,6 +82,7 @@ impl Connection {
             info,
             stream,
             pushes: Vec::new(),
+            session: Session::default(),
         })
     }
 
@@ -93,8 +98,9 @@ impl Connection {
 
     /// Sends a command and returns its reply frame, error replies included.
     pub async fn request(&mut self, command: &Cmd) -> Result<Value> {
-        let mut replies = self.exchange(command.to_bytes(), 1).await?;
-        Ok(replies.pop().expect("one reply"))
+        let replies = self.exchange(command.to_bytes(), 1).await;
+        self.session.note(command);
+        Ok(replies?.pop().expect("one reply"))
     }
 
     /// Sends a pipeline in one write and converts its replies (see
@@ -106,7 +112,9 @@ impl Connection {
             && !pipeline.is_empty()
         {
             // `()` keeps nothing of the replies: read them without building values.
-            self.discard_exchange(pipeline).await?;
+            let done = self.discard_exchange(pipeline).await;
+            self.session.note_pipeline(pipeline);
+            done?;
             return T::from_frame(GenericFrame::Array(Vec::new()));
         }
         T::from_frame(self.request_pipeline(pipeline).await?)
@@ -115,16 +123,17 @@ impl Connection {
     /// Sends a pipeline and returns its replies as one frame.
     pub async fn request_pipeline(&mut self, pipeline: &Pipeline) -> Result<Value> {
         let (bytes, replies) = crate::pipeline::encode_with_script_loads(pipeline);
-        let replies = self.exchange(bytes, replies).await?;
-        crate::pipeline::assemble_after_script_loads(pipeline, replies)
+        let replies = self.exchange(bytes, replies).await;
+        self.session.note_pipeline(pipeline);
+        crate::pipeline::assemble_after_script_loads(pipeline, replies?)
     }
 
-    /// Calls a script, loading it if the server does not have it.
+    /// Calls a script: `EVALSHA`, then `EVAL` with its source if the server does not
+    /// have it (see [`ScriptInvocation::invoke`](crate::ScriptInvocation::invoke)).
     pub async fn invoke_script<T: FromFrame>(&mut self, call: &ScriptInvocation<'_>) -> Result<T> {
         let mut reply = self.request(&call.evalsha()).await?;
         if crate::script::is_noscript(&reply) {
-            self.query::<String>(&call.script().load_cmd()).await?;
-            reply = self.request(&call.evalsha()).await?;
+            reply = self.request(&call.eval()).await?;
         }
         T::from_frame(reply)
     }
@@ -176,7 +185,11 @@ impl Connection {
     async fn take_stream(&mut self) -> Result<FrameStream> {
         match self.stream.take() {
             Some(stream) => Ok(stream),
-            None => FrameStream::connect(&self.info).await,
+            None => {
+                let stream = FrameStream::connect(&self.info).await?;
+                self.session = Session::default();
+                Ok(stream)
+            }
         }
     }
 
@@ -192,6 +205,12 @@ impl Connection {
     /// Whether the connection is open and owes no reply: what a pool may lend again.
     pub(crate) fn is_open(&self) -> bool {
         self.stream.is_some()
+    }
+
+    /// Whether no command sent on the open socket may have changed its session (see
+    /// [`crate::session`]): a pool takes back only such a connection.
+    pub(crate) fn is_pristine(&self) -> bool {
+        self.session.is_pristine()
     }
 
     /// Whether the server has closed the connection while it was idle (a restart, a

@@ -216,12 +216,12 @@ impl MultiplexedConnection {
         crate::pipeline::assemble_after_script_loads(pipeline, replies)
     }
 
-    /// Calls a script, loading it if the server does not have it.
+    /// Calls a script: `EVALSHA`, then `EVAL` with its source if the server does not
+    /// have it (see [`ScriptInvocation::invoke`](crate::ScriptInvocation::invoke)).
     pub async fn invoke_script<T: FromFrame>(&self, call: &ScriptInvocation<'_>) -> Result<T> {
         let mut reply = self.request(&call.evalsha()).await?;
         if crate::script::is_noscript(&reply) {
-            self.query::<String>(&call.script().load_cmd()).await?;
-            reply = self.request(&call.evalsha()).await?;
+            reply = self.request(&call.eval()).await?;
         }
         T::from_frame(reply)
     }

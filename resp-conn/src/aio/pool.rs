@@ -62,13 +62,17 @@ use crate::script::ScriptInvocation;
 /// [`PooledConnection`] guard is dropped. The pool opens up to `exclusive` of them on
 /// demand (see [`PoolBuilder::exclusive`]; `Pool::new`'s second argument), reuses
 /// them, and makes further callers of `get` wait for one to come back. A connection
-/// comes back to the pool in whatever state commands left it: end a `WATCH` with
-/// `EXEC`, `DISCARD` or `UNWATCH` on every path, undo a `SELECT`, or
-/// [`discard`](PooledConnection::discard) the connection instead. The pool does not
-/// look at the commands sent: a connection given back inside a `MULTI` answers its
-/// next borrower's commands with `QUEUED`, one given back subscribed (`SUBSCRIBE`,
-/// `PSUBSCRIBE`) or with `CLIENT TRACKING` on can answer them with messages or
-/// invalidations meant for the last borrower. Discard those.
+/// comes back only with its session as the handshake left it: the connection follows
+/// the names of the commands sent on it, and one that may have left state for the
+/// next borrower is closed when its guard is dropped and its place freed. That is a
+/// `MULTI` or `WATCH` not ended by `EXEC`, `DISCARD` or `UNWATCH`, and for good any
+/// `SUBSCRIBE`, `PSUBSCRIBE`, `SSUBSCRIBE`, `MONITOR`, `SELECT` (even back to the
+/// configured database), `HELLO`, `AUTH`, `RESET`, `READONLY`/`READWRITE`, and
+/// `CLIENT TRACKING`/`REPLY`/`SETNAME`/`NO-EVICT`/`NO-TOUCH`/`SETINFO`. So a WATCH
+/// transaction that ends keeps its connection, and no borrower ever gets `QUEUED`,
+/// a message or an invalidation meant for the one before.
+/// [`discard`](PooledConnection::discard) closes a connection in any case. (State a
+/// script leaves is not followed: scripts cannot change their caller's session.)
 ///
 /// An idle connection the server has closed meanwhile (a restart, `CLIENT KILL`, an
 /// idle `timeout`) is not lent: `get` lets it go and lends another or a new one.
@@ -324,10 +328,16 @@ impl DerefMut for PooledConnection {
 
 impl Drop for PooledConnection {
     fn drop(&mut self) {
-        // Only an open connection goes back: one closed by a request cut short would
-        // reconnect on its next use anyway, and the next borrower should get an open
-        // one (or `get`'s error). The permit is released after the connection is back.
-        if let Some(con) = self.con.take().filter(Connection::is_open) {
+        // Only an open connection with its session as the handshake left it goes
+        // back: one closed by a request cut short would reconnect on its next use
+        // anyway, and one left subscribed, inside MULTI or WATCH, on another database
+        // or with client options changed would answer the next borrower with what the
+        // last one asked for. The permit is released after the connection is back.
+        if let Some(con) = self
+            .con
+            .take()
+            .filter(|con| con.is_open() && con.is_pristine())
+        {
             self.pool.idle.lock().expect("pool lock").push(con);
         }
     }
