@@ -4,7 +4,11 @@
 //! connection: [`PubSub`] (blocking) or [`aio::PubSub`](crate::aio::PubSub). Both
 //! remember their channels and patterns and subscribe again after reconnecting, so a
 //! subscriber survives a server restart (messages published while it was away are
-//! lost: pub/sub does not store them).
+//! lost: pub/sub does not store them). A subscription the server refuses to restore
+//! (the user's ACL no longer allows the channel) is forgotten, every other one is
+//! restored, and the call that reconnected returns the server's refusal once; Redis
+//! refuses a whole `SUBSCRIBE` for one denied name, so the restore then goes name by
+//! name.
 //!
 //! Messages arrive as arrays in RESP2 and as push frames in RESP3; both become a
 //! [`Message`].
@@ -188,8 +192,9 @@ impl Subscriptions {
         }
     }
 
-    /// The commands that restore every subscription, with their confirmation count.
-    pub(crate) fn restore(&self) -> Vec<(Cmd, usize)> {
+    /// The commands that restore every subscription, one per kind, with their
+    /// confirmation count.
+    pub(crate) fn restore(&self) -> Vec<(Kind, Cmd, usize)> {
         let mut out = Vec::new();
         for (kind, set) in [
             (Kind::Channel, &self.channels),
@@ -199,10 +204,33 @@ impl Subscriptions {
             if !set.is_empty() {
                 let mut c = cmd(kind.verb(true));
                 c.args(set.iter().map(Vec::as_slice));
-                out.push((c, set.len()));
+                out.push((kind, c, set.len()));
             }
         }
         out
+    }
+
+    /// The restore of one kind name by name, for when the server refused the whole
+    /// command: Redis refuses a `SUBSCRIBE` for one name the user may no longer use
+    /// (an ACL change), and the others must come back all the same.
+    pub(crate) fn restore_one_by_one(&self, kind: Kind) -> Vec<(Vec<u8>, Cmd)> {
+        let set = match kind {
+            Kind::Channel => &self.channels,
+            Kind::Pattern => &self.patterns,
+            Kind::Shard => &self.shard_channels,
+        };
+        set.iter()
+            .map(|name| {
+                let mut c = cmd(kind.verb(true));
+                c.arg(name.as_slice());
+                (name.clone(), c)
+            })
+            .collect()
+    }
+
+    /// Forgets a subscription the server refused to restore.
+    pub(crate) fn forget(&mut self, kind: Kind, name: &[u8]) {
+        self.set(kind).remove(name);
     }
 }
 
@@ -361,9 +389,28 @@ impl PubSub {
         }
         self.con.reconnect()?;
         self.must_restore = false;
-        for (command, confirmations) in self.subs.restore() {
-            self.send_and_confirm(&command, confirmations)?;
+        // A connection error on the way sets must_restore again, with every
+        // subscription still recorded. A refusal (one name the user may no longer
+        // use makes Redis refuse the whole command) is retried name by name: the
+        // refused names are forgotten, and the first refusal is returned once every
+        // other subscription is back, so the caller learns what is gone.
+        let mut refused = None;
+        for (kind, command, confirmations) in self.subs.restore() {
+            match self.send_and_confirm(&command, confirmations) {
+                Ok(()) => {}
+                Err(refusal @ crate::Error::Server(_)) => {
+                    for (name, one) in self.subs.restore_one_by_one(kind) {
+                        match self.send_and_confirm(&one, 1) {
+                            Ok(()) => {}
+                            Err(crate::Error::Server(_)) => self.subs.forget(kind, &name),
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    refused.get_or_insert(refusal);
+                }
+                Err(e) => return Err(e),
+            }
         }
-        Ok(())
+        refused.map_or(Ok(()), Err)
     }
 }

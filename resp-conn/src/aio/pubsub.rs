@@ -208,10 +208,30 @@ impl PubSub {
                     return Err(e);
                 }
             }
-            for (command, confirmations) in self.subs.restore() {
-                self.send_and_confirm(&command, confirmations).await?;
+            // As in the sync subscriber: a refusal is retried name by name, the
+            // refused names are forgotten and the first refusal is returned once
+            // every other subscription is back.
+            let mut refused = None;
+            for (kind, command, confirmations) in self.subs.restore() {
+                match self.send_and_confirm(&command, confirmations).await {
+                    Ok(()) => {}
+                    Err(refusal @ Error::Server(_)) => {
+                        for (name, one) in self.subs.restore_one_by_one(kind) {
+                            match self.send_and_confirm(&one, 1).await {
+                                Ok(()) => {}
+                                Err(Error::Server(_)) => self.subs.forget(kind, &name),
+                                Err(e) => return Err(e),
+                            }
+                        }
+                        refused.get_or_insert(refusal);
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             self.settled = true;
+            if let Some(refusal) = refused {
+                return Err(refusal);
+            }
         }
         self.stream.as_mut().ok_or(Error::ConnectionClosed)
     }
