@@ -171,7 +171,7 @@ macro_rules! operations {
             /// `object`.
             pub $($async)? fn update<M: Model>($($recv)* $s, object: &mut M, fields: &[&str]) -> Result<()> {
                 if object.pk() == 0 {
-                    return Err(Error::DoesNotExist { model: M::META.label() });
+                    return Err(Error::DoesNotExist { model: M::META.label(), id: Some(0) });
                 }
                 let call = ops::save_call(&$s.keys::<M>(), [&*object], Some(fields))?;
                 ops::save_reply::<M>($s.eval(call) $($aw)* ?, [object.pk()])?;
@@ -210,7 +210,7 @@ macro_rules! operations {
                 by: T::Delta,
             ) -> Result<T> {
                 if object.pk() == 0 {
-                    return Err(Error::DoesNotExist { model: M::META.label() });
+                    return Err(Error::DoesNotExist { model: M::META.label(), id: Some(0) });
                 }
                 let call = crate::increment::increment_call(&$s.keys::<M>(), object.pk(), column, by)?;
                 crate::increment::increment_reply($s.eval(call) $($aw)* ?, object.pk(), column, by)
@@ -237,7 +237,7 @@ macro_rules! operations {
             /// The instance with this id, or [`Error::DoesNotExist`].
             pub $($async)? fn get<M: Model>($($recv)* $s, id: u64) -> Result<M> {
                 let reply = $s.command(&ops::get_cmd(&$s.keys::<M>(), id)) $($aw)* ?;
-                ops::decode::<M>(id, reply)?.ok_or_else(|| Error::DoesNotExist { model: M::META.label() })
+                ops::decode::<M>(id, reply)?.ok_or_else(|| Error::DoesNotExist { model: M::META.label(), id: Some(id) })
             }
 
             /// The instance whose indexed (typically unique) field, or primary key,
@@ -287,7 +287,7 @@ macro_rules! operations {
                 let query = query.clone().limit(2);
                 let mut found = $s.all(&query) $($aw)* ?;
                 match found.len() {
-                    0 => Err(Error::DoesNotExist { model: M::META.label() }),
+                    0 => Err(Error::DoesNotExist { model: M::META.label(), id: None }),
                     1 => Ok(found.remove(0)),
                     n => Err(Error::MultipleObjects { model: M::META.label(), count: n }),
                 }

@@ -7,11 +7,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// `get` found no instance.
-    #[error("{model} matching the query does not exist")]
+    /// No such instance: `get` of an id, `one`/`get_by` of a query that matches
+    /// nothing, or an `update`/`increment` of an instance that is not saved or whose
+    /// hash is gone.
+    #[error("{model} {} does not exist", match .id { Some(id) => format!("{id}"), None => "matching the query".to_owned() })]
     DoesNotExist {
         /// The model's label (`app.name`).
         model: String,
+        /// The instance's id when one was asked for (`None` for a query; `Some(0)` for
+        /// an instance never saved).
+        id: Option<u64>,
     },
     /// `get` found more than one instance.
     #[error("get() returned {count} {model} instances, expected one")]

@@ -156,6 +156,7 @@ pub(crate) fn increment_reply<M: Model, T: Counter, I>(
         ))),
         b"missing" => Err(Error::DoesNotExist {
             model: M::META.label(),
+            id: Some(id),
         }),
         b"novalue" => Err(decode("no stored value to add to".into())),
         b"nan" => Err(decode(format!("{:?} is not a {type_name}", text(1)))),

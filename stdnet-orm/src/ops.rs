@@ -312,7 +312,13 @@ pub(crate) fn save_reply<M: Model>(
                 value,
             });
         }
-        "missing" => return Err(Error::DoesNotExist { model }),
+        "missing" => {
+            let id = id(text()?)?;
+            return Err(Error::DoesNotExist {
+                model,
+                id: Some(id),
+            });
+        }
         "conflict" => {
             let id = id(text()?)?;
             return Err(Error::Conflict { model, id });

@@ -247,10 +247,15 @@ fn an_update_of_a_deleted_instance_is_does_not_exist_and_writes_nothing() {
     assert!(db.delete(&other).unwrap(), "another client deletes it");
     let before = snapshot(&mut con);
     other.color = "blue".into();
-    assert!(matches!(
-        db.update(&mut other, &["color"]),
-        Err(Error::DoesNotExist { .. })
-    ));
+    let err = db.update(&mut other, &["color"]).unwrap_err();
+    assert!(
+        matches!(err, Error::DoesNotExist { id: Some(id), .. } if id == a.id),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("faults.item {} does not exist", a.id)
+    );
     assert_eq!(snapshot(&mut con), before, "no partial hash brought back");
     // Also when only the hash went (deleted outside the ORM).
     let mut b = item("b", "red", 2.0);
@@ -260,8 +265,18 @@ fn an_update_of_a_deleted_instance_is_does_not_exist_and_writes_nothing() {
     b.weight = 3.0;
     assert!(matches!(
         db.update(&mut b, &["weight"]),
-        Err(Error::DoesNotExist { .. })
+        Err(Error::DoesNotExist { id: Some(id), .. }) if id == b.id
     ));
+    // A lookup by id names it; a query that matches nothing says so.
+    assert!(matches!(
+        db.get::<Item>(b.id),
+        Err(Error::DoesNotExist { id: Some(id), .. }) if id == b.id
+    ));
+    let none = db.one(&Item::objects().filter(Item::COLOR.eq("green")));
+    assert!(
+        matches!(none, Err(Error::DoesNotExist { id: None, .. })),
+        "{none:?}"
+    );
     assert_eq!(snapshot(&mut con), before);
 }
 
