@@ -243,6 +243,8 @@ pub struct PubSub {
     queued: std::collections::VecDeque<Message>,
     /// Set when the connection broke: the next call restores the subscriptions.
     must_restore: bool,
+    /// A restore's refusal not yet returned (the restore was cut short after it).
+    refused: Option<crate::Error>,
 }
 
 impl PubSub {
@@ -253,6 +255,7 @@ impl PubSub {
             subs: Subscriptions::default(),
             queued: Default::default(),
             must_restore: false,
+            refused: None,
         })
     }
 
@@ -391,26 +394,40 @@ impl PubSub {
         self.must_restore = false;
         // A connection error on the way sets must_restore again, with every
         // subscription still recorded. A refusal (one name the user may no longer
-        // use makes Redis refuse the whole command) is retried name by name: the
-        // refused names are forgotten, and the first refusal is returned once every
-        // other subscription is back, so the caller learns what is gone.
-        let mut refused = None;
+        // use makes Redis refuse the whole command with NOPERM) is retried name by
+        // name: the refused names are forgotten, and the first refusal is returned
+        // once every other subscription is back, so the caller learns what is gone
+        // (kept across a restore cut short, so that it is returned all the same).
+        // Any other error (`BUSY` while a script runs, `LOADING`...) refuses nothing
+        // for good: every name is kept and the next call restores again.
         for (kind, command, confirmations) in self.subs.restore() {
             match self.send_and_confirm(&command, confirmations) {
                 Ok(()) => {}
-                Err(refusal @ crate::Error::Server(_)) => {
+                Err(refusal) if is_refusal(&refusal) => {
+                    self.refused.get_or_insert(refusal);
                     for (name, one) in self.subs.restore_one_by_one(kind) {
                         match self.send_and_confirm(&one, 1) {
                             Ok(()) => {}
-                            Err(crate::Error::Server(_)) => self.subs.forget(kind, &name),
-                            Err(e) => return Err(e),
+                            Err(e) if is_refusal(&e) => self.subs.forget(kind, &name),
+                            Err(e) => return Err(self.restore_again(e)),
                         }
                     }
-                    refused.get_or_insert(refusal);
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(self.restore_again(e)),
             }
         }
-        refused.map_or(Ok(()), Err)
+        self.refused.take().map_or(Ok(()), Err)
     }
+
+    /// A restore stopped by `e`: the next call reconnects and restores again.
+    fn restore_again(&mut self, e: crate::Error) -> crate::Error {
+        self.must_restore = true;
+        e
+    }
+}
+
+/// Whether the server refused a subscription for good (`NOPERM`: the ACL user may not
+/// use the name), as opposed to an error that passes (`BUSY`, `LOADING`).
+pub(crate) fn is_refusal(e: &crate::Error) -> bool {
+    matches!(e.server_error(), Some(s) if s.kind == crate::ServerErrorKind::NoPerm)
 }

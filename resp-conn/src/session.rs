@@ -10,8 +10,19 @@
 //! [`Session`] follows the command names sent on one socket, without parsing the
 //! replies, and says whether the session may still differ from the one the handshake
 //! set up. It errs on the safe side: a `SELECT` back to the configured database, or a
-//! command that failed, still counts as a change. Cost: one or two small
-//! comparisons of the command name per command.
+//! command that failed, still counts as a change, and a command that ends a
+//! transaction or a watch ends it only when the server can have accepted it:
+//!
+//! * `EXEC`, `DISCARD` and `UNWATCH` with arguments are refused (their arity), and
+//!   leave the `MULTI` or `WATCH` in place;
+//! * `EXEC` or `DISCARD` with no `MULTI` before them is refused ("without MULTI") and
+//!   leaves every watched key watched;
+//! * a command that ends something but was answered with an error (an ACL refusal,
+//!   `BUSY`, `EXECABORT`, or any error in the same pipeline, where the replies are
+//!   not matched to commands) is taken to have ended nothing.
+//!
+//! The cost of erring: a connection closed and reopened that could have been kept.
+//! Cost: one or two small comparisons of the command name per command.
 
 use crate::cmd::{Cmd, Pipeline};
 
@@ -33,30 +44,41 @@ impl Session {
         *self == Session::default()
     }
 
-    /// Notes a command sent on the socket.
-    pub(crate) fn note(&mut self, command: &Cmd) {
+    /// Notes a command sent on the socket; `refused` if its reply was an error (or
+    /// never came).
+    pub(crate) fn note(&mut self, command: &Cmd, refused: bool) {
         let (name, sub) = command.name_and_subcommand();
-        self.note_name(name, sub);
+        self.note_name(name, sub, refused);
     }
 
-    /// Notes every command of a pipeline sent on the socket, in order. (An atomic
+    /// Notes every command of a pipeline sent on the socket, in order; `refused` if
+    /// any of its replies was an error (or they did not all come). (An atomic
     /// pipeline's own `MULTI` and `EXEC` open and close in one write: they leave
     /// nothing.)
-    pub(crate) fn note_pipeline(&mut self, pipeline: &Pipeline) {
-        pipeline.each_name_and_subcommand(|name, sub| self.note_name(name, sub));
+    pub(crate) fn note_pipeline(&mut self, pipeline: &Pipeline, refused: bool) {
+        pipeline.each_name_and_subcommand(|name, sub| self.note_name(name, sub, refused));
     }
 
-    fn note_name(&mut self, name: &[u8], sub: Option<&[u8]>) {
+    /// `sub` is the command's second argument: for `EXEC`, `DISCARD` and `UNWATCH`,
+    /// which take none, one means the server refused the command.
+    fn note_name(&mut self, name: &[u8], sub: Option<&[u8]>, refused: bool) {
         let is = |word: &str| name.eq_ignore_ascii_case(word.as_bytes());
+        // Whether an ending command can have been accepted (see the module docs).
+        let accepted = !refused && sub.is_none();
         if is("MULTI") {
             self.in_multi = true;
         } else if is("WATCH") {
             self.watching = true;
         } else if is("EXEC") || is("DISCARD") {
-            self.in_multi = false;
-            self.watching = false;
+            // Without a MULTI the server answers "without MULTI" and unwatches nothing.
+            if accepted && self.in_multi {
+                self.in_multi = false;
+                self.watching = false;
+            }
         } else if is("UNWATCH") {
-            self.watching = false;
+            if accepted {
+                self.watching = false;
+            }
         } else if [
             "SUBSCRIBE",
             "PSUBSCRIBE",
@@ -100,7 +122,7 @@ mod tests {
         for args in commands {
             let mut c = cmd(args[0]);
             c.args(&args[1..]);
-            session.note(&c);
+            session.note(&c, false);
         }
         session
     }
@@ -122,6 +144,23 @@ mod tests {
         assert!(!after(&[&["WATCH", "k"]]).is_pristine());
         assert!(!after(&[&["MULTI"], &["SET", "k", "1"]]).is_pristine());
         assert!(!after(&[&["MULTI"], &["UNWATCH"]]).is_pristine());
+    }
+
+    #[test]
+    fn an_ending_command_the_server_refuses_ends_nothing() {
+        // Refused for their arity, or "without MULTI": the server keeps the state.
+        assert!(!after(&[&["MULTI"], &["EXEC", "x"]]).is_pristine());
+        assert!(!after(&[&["MULTI"], &["DISCARD", "x"]]).is_pristine());
+        assert!(!after(&[&["WATCH", "k"], &["EXEC"]]).is_pristine());
+        assert!(!after(&[&["WATCH", "k"], &["DISCARD"]]).is_pristine());
+        assert!(!after(&[&["WATCH", "k"], &["UNWATCH", "x"]]).is_pristine());
+        // Answered with an error (an ACL refusal, BUSY): not ended either.
+        let mut session = Session::default();
+        session.note(&cmd("MULTI"), false);
+        session.note(&cmd("EXEC"), true);
+        assert!(!session.is_pristine());
+        session.note(&cmd("EXEC"), false);
+        assert!(session.is_pristine());
     }
 
     #[test]
@@ -160,10 +199,10 @@ mod tests {
         p.cmd("INCR").arg("k");
         p.cmd("EXEC");
         let mut session = Session::default();
-        session.note_pipeline(&p);
+        session.note_pipeline(&p, false);
         assert!(session.is_pristine());
         p.cmd("SELECT").arg(1);
-        session.note_pipeline(&p);
+        session.note_pipeline(&p, false);
         assert!(!session.is_pristine());
     }
 }

@@ -99,7 +99,7 @@ impl Connection {
     /// Sends a command and returns its reply frame, error replies included.
     pub async fn request(&mut self, command: &Cmd) -> Result<Value> {
         let replies = self.exchange(command.to_bytes(), 1).await;
-        self.session.note(command);
+        self.session.note(command, any_refused(&replies));
         Ok(replies?.pop().expect("one reply"))
     }
 
@@ -113,7 +113,8 @@ impl Connection {
         {
             // `()` keeps nothing of the replies: read them without building values.
             let done = self.discard_exchange(pipeline).await;
-            self.session.note_pipeline(pipeline);
+            // The discard path stops at nothing, but reports the first error.
+            self.session.note_pipeline(pipeline, done.is_err());
             done?;
             return T::from_frame(GenericFrame::Array(Vec::new()));
         }
@@ -124,7 +125,7 @@ impl Connection {
     pub async fn request_pipeline(&mut self, pipeline: &Pipeline) -> Result<Value> {
         let (bytes, replies) = crate::pipeline::encode_with_script_loads(pipeline);
         let replies = self.exchange(bytes, replies).await;
-        self.session.note_pipeline(pipeline);
+        self.session.note_pipeline(pipeline, any_refused(&replies));
         crate::pipeline::assemble_after_script_loads(pipeline, replies?)
     }
 
@@ -244,4 +245,15 @@ impl Connection {
         self.put_back(stream, &result);
         result
     }
+}
+
+/// Whether a request's replies include an error (or did not all come): then a command
+/// in it that would end a transaction or a watch is taken to have ended nothing (see
+/// [`crate::session`]).
+fn any_refused(replies: &Result<Vec<Value>>) -> bool {
+    replies.as_ref().map_or(true, |replies| {
+        replies
+            .iter()
+            .any(|r| matches!(r, GenericFrame::SimpleError(_) | GenericFrame::BulkError(_)))
+    })
 }

@@ -68,7 +68,11 @@ use crate::script::ScriptInvocation;
 /// `MULTI` or `WATCH` not ended by `EXEC`, `DISCARD` or `UNWATCH`, and for good any
 /// `SUBSCRIBE`, `PSUBSCRIBE`, `SSUBSCRIBE`, `MONITOR`, `SELECT` (even back to the
 /// configured database), `HELLO`, `AUTH`, `RESET`, `READONLY`/`READWRITE`, and
-/// `CLIENT TRACKING`/`REPLY`/`SETNAME`/`NO-EVICT`/`NO-TOUCH`/`SETINFO`. So a WATCH
+/// `CLIENT TRACKING`/`REPLY`/`SETNAME`/`NO-EVICT`/`NO-TOUCH`/`SETINFO`. An `EXEC`,
+/// `DISCARD` or `UNWATCH` ends a transaction or watch only if the server can have
+/// accepted it: not with arguments, not an `EXEC`/`DISCARD` with no `MULTI` before it
+/// (the server keeps the keys watched), and not when it (or anything in its pipeline)
+/// was answered with an error. So a WATCH
 /// transaction that ends keeps its connection, and no borrower ever gets `QUEUED`,
 /// a message or an invalidation meant for the one before.
 /// [`discard`](PooledConnection::discard) closes a connection in any case. (State a

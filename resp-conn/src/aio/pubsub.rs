@@ -7,7 +7,7 @@ use crate::aio::stream::FrameStream;
 use crate::cmd::Cmd;
 use crate::error::{Error, Result};
 use crate::info::{ConnectionInfo, IntoConnectionInfo};
-use crate::pubsub::{Event, Kind, Message, Subscriptions, classify};
+use crate::pubsub::{Event, Kind, Message, Subscriptions, classify, is_refusal};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -49,6 +49,8 @@ pub struct PubSub {
     subs: Subscriptions,
     queued: VecDeque<Message>,
     backoff: Option<Duration>,
+    /// A restore's refusal not yet returned (the restore was cut short after it).
+    refused: Option<Error>,
 }
 
 impl std::fmt::Debug for PubSub {
@@ -72,6 +74,7 @@ impl PubSub {
             subs: Subscriptions::default(),
             queued: VecDeque::new(),
             backoff: None,
+            refused: None,
         })
     }
 
@@ -208,28 +211,30 @@ impl PubSub {
                     return Err(e);
                 }
             }
-            // As in the sync subscriber: a refusal is retried name by name, the
-            // refused names are forgotten and the first refusal is returned once
-            // every other subscription is back.
-            let mut refused = None;
+            // As in the sync subscriber: a refusal (NOPERM) is retried name by name,
+            // the refused names are forgotten and the first refusal is returned once
+            // every other subscription is back (kept in `self`, so that a restore cut
+            // short by an error or a cancellation still returns it later). Any other
+            // error leaves the subscriber unsettled, every name kept, and the next
+            // call restores again.
             for (kind, command, confirmations) in self.subs.restore() {
                 match self.send_and_confirm(&command, confirmations).await {
                     Ok(()) => {}
-                    Err(refusal @ Error::Server(_)) => {
+                    Err(refusal) if is_refusal(&refusal) => {
+                        self.refused.get_or_insert(refusal);
                         for (name, one) in self.subs.restore_one_by_one(kind) {
                             match self.send_and_confirm(&one, 1).await {
                                 Ok(()) => {}
-                                Err(Error::Server(_)) => self.subs.forget(kind, &name),
+                                Err(e) if is_refusal(&e) => self.subs.forget(kind, &name),
                                 Err(e) => return Err(e),
                             }
                         }
-                        refused.get_or_insert(refusal);
                     }
                     Err(e) => return Err(e),
                 }
             }
             self.settled = true;
-            if let Some(refusal) = refused {
+            if let Some(refusal) = self.refused.take() {
                 return Err(refusal);
             }
         }
