@@ -22,6 +22,9 @@ use resp_conn::{
 };
 use stdnet_test_support::RedisServer;
 
+mod common;
+use common::listener_may_use;
+
 /// A reply that does not come in this long means the connection is out of step.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -1383,20 +1386,6 @@ async fn a_server_that_echoes_the_handshake_never_gets_the_password_into_an_erro
             error_hides_secrets(missing, &err);
         }
     }
-}
-
-/// Makes the ACL user `listener` (password `pw`) allowed every command and key, and
-/// only the channels `rules` give (`&chan1`, `&pat*`).
-fn listener_may_use(admin: &mut Connection, rules: &[&str]) {
-    let mut c = cmd("ACL");
-    c.arg("SETUSER")
-        .arg("listener")
-        .arg("on")
-        .arg(">pw")
-        .arg("~*")
-        .arg("+@all");
-    c.arg("resetchannels").args(rules);
-    admin.query::<()>(&c).unwrap();
 }
 
 /// Permissions revoked while subscribed: the ACL change makes the server drop the

@@ -11,6 +11,9 @@ use std::time::Duration;
 use resp_conn::{Connection, ConnectionInfo, Protocol, PubSub, aio, cmd};
 use stdnet_test_support::RedisServer;
 
+mod common;
+use common::listener_may_use;
+
 fn info(server: &RedisServer) -> ConnectionInfo {
     ConnectionInfo::tcp("127.0.0.1", server.port())
         .with_read_timeout(Some(Duration::from_secs(5)))
@@ -137,21 +140,6 @@ async fn a_busy_server_during_the_restore_loses_no_subscription_async() {
         3,
         "subscriptions lost after a BUSY restore: got only {got:?}"
     );
-}
-
-/// Makes the ACL user `listener` (password `pw`) allowed every command and key, and
-/// only the channels `rules` give.
-fn listener_may_use(admin: &mut Connection, rules: &[&str]) {
-    let mut c = cmd("ACL");
-    c.arg("SETUSER")
-        .arg("listener")
-        .arg("on")
-        .arg(">pw")
-        .arg("~*")
-        .arg("+@all")
-        .arg("resetchannels")
-        .args(rules);
-    admin.query::<()>(&c).unwrap();
 }
 
 /// Reads messages until every channel in `want` has given one, publishing to the
