@@ -24,7 +24,7 @@ use std::time::Duration;
 use resp_conn::{ConnectionInfo, cmd};
 use resp_parser::ErrorKind;
 use resp_parser::request::parse_request;
-use stdnet_test_support::peak::{Bound, PeakAlloc, assert_none, peak_during};
+use stdnet_test_support::peak::{Bound, PeakAlloc, assert_none, peak_during, serial};
 
 #[global_allocator]
 static ALLOC: PeakAlloc = PeakAlloc;
@@ -167,6 +167,7 @@ fn measure_request(
 
 #[test]
 fn the_sync_connection_reserves_only_what_arrived() {
+    let _serial = serial();
     let mut failures = Vec::new();
     for (what, reply, ending) in hostile() {
         let received = reply.len();
@@ -184,6 +185,7 @@ fn the_sync_connection_reserves_only_what_arrived() {
 
 #[test]
 fn the_async_connections_reserve_only_what_arrived() {
+    let _serial = serial();
     let mut failures = Vec::new();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -281,6 +283,7 @@ fn check_limit_error(
 
 #[test]
 fn the_limits_are_typed_errors_that_say_what_and_where() {
+    let _serial = serial();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

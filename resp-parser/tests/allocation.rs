@@ -19,7 +19,7 @@
 //! Peaks are process-wide: `peak_during` takes a lock, so measurements run one at a time.
 
 use resp_parser::{Decoder, Frame, Limits, parse, parse_with};
-use stdnet_test_support::peak::{Bound, PeakAlloc, assert_none, peak_during};
+use stdnet_test_support::peak::{Bound, PeakAlloc, assert_none, peak_during, serial};
 
 #[global_allocator]
 static ALLOC: PeakAlloc = PeakAlloc;
@@ -91,6 +91,7 @@ fn hostile() -> Vec<(&'static str, Vec<u8>)> {
 
 #[test]
 fn parse_allocates_at_most_a_small_multiple_of_its_input() {
+    let _serial = serial();
     let mut failures = Vec::new();
     for (what, input) in hostile() {
         let (result, peak) = peak_during(|| parse(&input).map(|r| r.is_some()));
@@ -102,6 +103,7 @@ fn parse_allocates_at_most_a_small_multiple_of_its_input() {
 
 #[test]
 fn parse_with_high_limits_allocates_no_more() {
+    let _serial = serial();
     let mut failures = Vec::new();
     let limits = Limits {
         max_elements: usize::MAX >> 1,
@@ -123,6 +125,7 @@ fn parse_with_high_limits_allocates_no_more() {
 
 #[test]
 fn the_decoder_allocates_at_most_a_small_multiple_of_what_it_was_given() {
+    let _serial = serial();
     let mut failures = Vec::new();
     for (what, input) in hostile() {
         for piece in [input.len(), 4096, 7] {
@@ -152,6 +155,7 @@ fn the_decoder_allocates_at_most_a_small_multiple_of_what_it_was_given() {
 
 #[test]
 fn a_whole_reply_still_gets_exactly_sized_aggregates() {
+    let _serial = serial();
     // 500 nested arrays of two elements each, the last a large array of integers: the
     // budget never runs out for a reply that is all there, so nothing regrows.
     let mut input = b"*2\r\n:0\r\n".repeat(500);

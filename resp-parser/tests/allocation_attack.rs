@@ -11,7 +11,7 @@
 //! allocates during a measurement (that alone showed 100 bytes per byte).
 
 use resp_parser::{Decoder, ErrorKind, parse};
-use stdnet_test_support::peak::{Bound, PeakAlloc, assert_none, peak_during};
+use stdnet_test_support::peak::{Bound, PeakAlloc, assert_none, peak_during, serial};
 
 #[global_allocator]
 static ALLOC: PeakAlloc = PeakAlloc;
@@ -24,12 +24,6 @@ const BOUND: Bound = Bound {
 };
 
 const TOTAL: usize = 64 * 1024;
-
-/// Runs the tests of this binary one at a time (see the module docs).
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    ONE.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// `head`, then `item` repeated up to about `TOTAL` bytes, then `tail`.
 fn repeat(head: &[u8], item: &[u8], tail: &[u8]) -> Vec<u8> {

@@ -17,15 +17,23 @@
 //! ```
 //!
 //! The counters are process-wide, so [`peak_during`] holds a lock while it measures:
-//! measurements in one binary run one at a time, and other threads of the test should
-//! be idle (or allocate little) meanwhile.
+//! measurements in one binary run one at a time. Another test of the binary that
+//! builds its inputs (or starts a runtime) meanwhile would still be counted, so each
+//! test that measures also holds [`serial`] for its whole body.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 pub use peak_alloc::PeakAlloc;
 
 /// Serialises measurements: the allocator's counters are shared by every thread.
 static MEASURE: Mutex<()> = Mutex::new(());
+
+/// Runs the tests of a binary that hold it one at a time: taken first thing in each
+/// test that measures, it keeps the others (their setup included) out of the counts.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static WHOLE_TESTS: Mutex<()> = Mutex::new(());
+    WHOLE_TESTS.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Runs `f` and returns its result with the peak growth of the heap, in bytes, while
 /// it ran (counted by [`PeakAlloc`], which must be the binary's global allocator).
