@@ -6,9 +6,9 @@
 //! subscriber survives a server restart (messages published while it was away are
 //! lost: pub/sub does not store them). A subscription the server refuses to restore
 //! (the user's ACL no longer allows the channel) is forgotten, every other one is
-//! restored, and the call that reconnected returns the server's refusal once; Redis
-//! refuses a whole `SUBSCRIBE` for one denied name, so the restore then goes name by
-//! name.
+//! restored, and the next wait for a message returns the server's refusal once (a
+//! subscribe or unsubscribe reports only its own outcome); Redis refuses a whole
+//! `SUBSCRIBE` for one denied name, so the restore then goes name by name.
 //!
 //! Messages arrive as arrays in RESP2 and as push frames in RESP3; both become a
 //! [`Message`].
@@ -311,6 +311,11 @@ impl PubSub {
             return Ok(Some(m));
         }
         self.restore_if_needed()?;
+        // A restore's refusal is reported by the next wait, once (a subscription
+        // change reports only its own outcome).
+        if let Some(refusal) = self.refused.take() {
+            return Err(refusal);
+        }
         // A wait too long to add to the clock (`Duration::MAX`) is a wait without end.
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
@@ -395,9 +400,9 @@ impl PubSub {
         // A connection error on the way sets must_restore again, with every
         // subscription still recorded. A refusal (one name the user may no longer
         // use makes Redis refuse the whole command with NOPERM) is retried name by
-        // name: the refused names are forgotten, and the first refusal is returned
-        // once every other subscription is back, so the caller learns what is gone
-        // (kept across a restore cut short, so that it is returned all the same).
+        // name: the refused names are forgotten, and the first refusal is kept for
+        // the next wait to return once every other subscription is back, so the
+        // caller learns what is gone (kept across a restore cut short too).
         // Any other error (`BUSY` while a script runs, `LOADING`...) refuses nothing
         // for good: every name is kept and the next call restores again.
         for (kind, command, confirmations) in self.subs.restore() {
@@ -416,7 +421,7 @@ impl PubSub {
                 Err(e) => return Err(self.restore_again(e)),
             }
         }
-        self.refused.take().map_or(Ok(()), Err)
+        Ok(())
     }
 
     /// A restore stopped by `e`: the next call reconnects and restores again.

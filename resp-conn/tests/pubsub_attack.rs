@@ -342,3 +342,55 @@ fn a_refusal_cut_short_by_a_connection_error_is_still_returned() {
     let m = message.expect("b was not restored");
     assert_eq!(m.channel_str(), Some("b"));
 }
+
+/// After an ACL change drops the subscriber, a `subscribe` of an allowed channel
+/// subscribes it and reports its own outcome, not the refusal of the revoked channel
+/// the restore met; that refusal comes once, from the next wait, and then messages
+/// of the new channel and of the pattern that came back arrive.
+#[test]
+fn a_subscribe_after_a_refused_restore_reports_its_own_outcome() {
+    let server = RedisServer::start();
+    let mut admin = Connection::open(info(&server)).unwrap();
+    listener_may_use(&mut admin, &["&chan1", "&pat*", "&ok2"]);
+    let mut sub = PubSub::open(info(&server).with_auth(Some("listener"), "pw")).unwrap();
+    sub.subscribe(["chan1"]).unwrap();
+    sub.psubscribe(["pat*"]).unwrap();
+    listener_may_use(&mut admin, &["&pat*", "&ok2"]);
+    let mut subscribed = false;
+    for _ in 0..5 {
+        match sub.subscribe(["ok2"]) {
+            Ok(()) => {
+                subscribed = true;
+                break;
+            }
+            Err(e) => assert!(
+                e.server_error().is_none(),
+                "subscribe(ok2) returned another name's refusal: {e}"
+            ),
+        }
+    }
+    assert!(subscribed, "subscribe(ok2) never went through");
+    let mut refusals = 0;
+    let mut got = std::collections::BTreeSet::new();
+    for i in 0..20 {
+        publish(&server, "ok2", &format!("m{i}"));
+        publish(&server, "pat.x", &format!("m{i}"));
+        loop {
+            match sub.next_message_timeout(Some(Duration::from_millis(50))) {
+                Ok(Some(m)) => {
+                    got.insert(m.channel_str().unwrap().to_owned());
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    assert!(e.server_error().is_some(), "{e}");
+                    refusals += 1;
+                }
+            }
+        }
+        if got.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(refusals, 1, "the restore's refusal is returned once");
+    assert_eq!(got, ["ok2", "pat.x"].map(String::from).into());
+}

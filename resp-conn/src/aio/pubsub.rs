@@ -123,7 +123,13 @@ impl PubSub {
         if let Some(m) = self.queued.pop_front() {
             return Ok(m);
         }
-        let stream = self.connected().await?;
+        self.connected().await?;
+        // A restore's refusal is reported by the next wait, once (a subscription
+        // change reports only its own outcome).
+        if let Some(refusal) = self.refused.take() {
+            return Err(refusal);
+        }
+        let stream = self.stream.as_mut().ok_or(Error::ConnectionClosed)?;
         loop {
             let frame = match stream.read_frame().await {
                 Ok(frame) => frame,
@@ -212,9 +218,10 @@ impl PubSub {
                 }
             }
             // As in the sync subscriber: a refusal (NOPERM) is retried name by name,
-            // the refused names are forgotten and the first refusal is returned once
-            // every other subscription is back (kept in `self`, so that a restore cut
-            // short by an error or a cancellation still returns it later). Any other
+            // the refused names are forgotten and the first refusal is kept for the
+            // next wait to return once every other subscription is back (kept in
+            // `self`, so that a restore cut short by an error or a cancellation still
+            // reports it later). Any other
             // error leaves the subscriber unsettled, every name kept, and the next
             // call restores again.
             for (kind, command, confirmations) in self.subs.restore() {
@@ -234,9 +241,6 @@ impl PubSub {
                 }
             }
             self.settled = true;
-            if let Some(refusal) = self.refused.take() {
-                return Err(refusal);
-            }
         }
         self.stream.as_mut().ok_or(Error::ConnectionClosed)
     }
