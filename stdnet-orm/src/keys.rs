@@ -29,12 +29,14 @@
 //! | `{B}:num:<field>` | sorted set | ids by the value of an indexed number or date field |
 //! | `{B}:lex:<field>` | sorted set | `<value>\0<id>` for text fields indexed with `prefix` (prefix lookups) |
 //! | `{B}:uni:<field>` | hash | value -> id for a `#[model(unique)]` field (it answers equality lookups on that field, so a unique field has no per-value sets) |
-//! | `{B}:tmp:<n>` | any | a query's intermediate result; deleted before the query returns |
+//! | `{B}:tmp:<n>` | any | a query's intermediate result: emptied when the query creates it, deleted before it returns, on errors too |
 //!
 //! Which index keys a field has follows from its declaration. Changing it on a model
 //! with saved data (adding `#[model(index)]`, or `prefix`, say) leaves the new index
 //! empty for the instances saved before, and removing one leaves its keys behind:
-//! re-save the instances, or delete the old keys, when a declaration changes.
+//! run [`Db::repair`](crate::Db::repair) after adding an index (it fills the new
+//! index from the hashes), and delete the old keys after removing one (repair does
+//! not look at keys the model no longer declares).
 
 use crate::model::ModelMeta;
 
