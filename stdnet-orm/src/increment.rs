@@ -177,10 +177,9 @@ pub(crate) fn increment_reply<M: Model, T: Counter, I>(
             field: column.name().to_owned(),
             value: text(1),
         }),
-        other => Err(Error::Connection(resp_conn::Error::Conversion {
-            expected: "the increment script's reply",
-            got: format!("status {:?}", String::from_utf8_lossy(other)),
-            context: None,
-        })),
+        other => Err(ops::bad_reply(
+            "the increment script's reply",
+            format!("status {:?}", String::from_utf8_lossy(other)),
+        )),
     }
 }

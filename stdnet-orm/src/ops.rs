@@ -98,6 +98,23 @@ pub(crate) fn all_fields<M: Model>() -> Vec<&'static FieldMeta> {
     M::META.fields.iter().collect()
 }
 
+/// The positions in [`ModelMeta::fields`](crate::ModelMeta::fields) of the indexed
+/// fields: the order in which the scripts read an instance's old values (the
+/// `indexed` list of `lua/common.lua`).
+pub(crate) fn indexed_fields<M: Model>() -> Vec<usize> {
+    (0..M::META.fields.len())
+        .filter(|&i| M::META.fields[i].is_indexed())
+        .collect()
+}
+
+/// The scripts' value mask: one `1` (a value follows) or `0` (none) per field.
+pub(crate) fn presence_mask<T>(values: &[Option<T>]) -> String {
+    values
+        .iter()
+        .map(|v| if v.is_some() { '1' } else { '0' })
+        .collect()
+}
+
 /// The field's position in the model's field table, or an error naming it.
 pub(crate) fn field_number<M: Model>(name: &str, operation: &'static str) -> Result<usize> {
     M::META
@@ -190,10 +207,7 @@ pub(crate) fn save_call<'a, M: Model>(
             let mask: String = if full {
                 String::new()
             } else {
-                values
-                    .iter()
-                    .map(|v| if v.is_some() { '1' } else { '0' })
-                    .collect()
+                presence_mask(&values)
             };
             call.inv.arg(obj.pk()).arg(hash).arg(present).arg(mask);
             if version.is_some() {
@@ -365,8 +379,13 @@ fn next_text(items: &mut impl Iterator<Item = Value>) -> Result<String> {
 
 /// A save reply that is none of the documented ones (see `lua/save.lua`).
 fn bad_save_reply(got: impl Into<String>) -> Error {
+    bad_reply("the save script's reply", got)
+}
+
+/// A script's reply that is none of the documented ones: `expected` names it.
+pub(crate) fn bad_reply(expected: &'static str, got: impl Into<String>) -> Error {
     Error::Connection(resp_conn::Error::Conversion {
-        expected: "the save script's reply",
+        expected,
         got: got.into(),
         context: None,
     })
@@ -380,20 +399,14 @@ pub(crate) fn delete_call<M: Model>(
     objects: &[&M],
 ) -> Result<ScriptInvocation<'static>> {
     let mut call = header(delete_script(), keys, &all_fields::<M>());
-    let indexed: Vec<usize> = (0..M::META.fields.len())
-        .filter(|&i| M::META.fields[i].is_indexed())
-        .collect();
+    let indexed = indexed_fields::<M>();
     for obj in objects {
         call.key(keys.instance(obj.pk()));
         let values: Vec<Option<Vec<u8>>> = indexed
             .iter()
             .map(|&i| obj.field_value(i))
             .collect::<Result<_>>()?;
-        let mask: String = values
-            .iter()
-            .map(|v| if v.is_some() { '1' } else { '0' })
-            .collect();
-        call.inv.arg(obj.pk()).arg(mask);
+        call.inv.arg(obj.pk()).arg(presence_mask(&values));
         for value in values.iter().flatten() {
             call.inv.arg(value.as_slice());
         }
@@ -412,11 +425,10 @@ pub(crate) fn delete_reply<M: Model>(reply: Value) -> Result<usize> {
     let mut items = items.into_iter();
     let status = next_text(&mut items)?;
     if status != "corrupt" {
-        return Err(Error::Connection(resp_conn::Error::Conversion {
-            expected: "the delete script's reply",
-            got: format!("status {status:?}"),
-            context: None,
-        }));
+        return Err(bad_reply(
+            "the delete script's reply",
+            format!("status {status:?}"),
+        ));
     }
     Err(corrupt::<M>(&mut items)?)
 }

@@ -330,9 +330,7 @@ impl<M: Model> Repair<M> {
     fn fetched(&mut self, ids: &[u64], reply: Value) -> Result<()> {
         let replies: Vec<Value> = FromFrame::from_frame(reply)?;
         let mut call = ops::header(ops::repair_script(), &self.keys, &ops::all_fields::<M>());
-        let indexed: Vec<usize> = (0..M::META.fields.len())
-            .filter(|&i| M::META.fields[i].is_indexed())
-            .collect();
+        let indexed = ops::indexed_fields::<M>();
         let mut batch: Vec<(u64, Vec<Option<Bytes>>, M)> = Vec::with_capacity(ids.len());
         for (&id, fields) in ids.iter().zip(replies) {
             // A key that is not a hash answers with an error: not an instance.
@@ -366,11 +364,7 @@ impl<M: Model> Repair<M> {
             .collect();
         call.inv.arg("hashes").arg(batch.len());
         for ((id, raw, obj), hash) in batch.iter().zip(hashes) {
-            let mask: String = raw
-                .iter()
-                .map(|v| if v.is_some() { '1' } else { '0' })
-                .collect();
-            call.inv.arg(*id).arg(hash).arg(mask);
+            call.inv.arg(*id).arg(hash).arg(ops::presence_mask(raw));
             for (&i, value) in indexed.iter().zip(raw) {
                 let Some(value) = value else { continue };
                 let meta = &M::META.fields[i];

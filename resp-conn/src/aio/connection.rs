@@ -251,9 +251,7 @@ impl Connection {
 /// in it that would end a transaction or a watch is taken to have ended nothing (see
 /// [`crate::session`]).
 fn any_refused(replies: &Result<Vec<Value>>) -> bool {
-    replies.as_ref().map_or(true, |replies| {
-        replies
-            .iter()
-            .any(|r| matches!(r, GenericFrame::SimpleError(_) | GenericFrame::BulkError(_)))
-    })
+    replies
+        .as_ref()
+        .map_or(true, |replies| replies.iter().any(GenericFrame::is_error))
 }

@@ -60,10 +60,14 @@ local function unindex(i, id, value)
   if has(f, 't') then redis.call('ZREM', lex_key(i), value .. '\0' .. id) end
 end
 
--- The indexed fields' numbers, for reading old values before a change.
-local indexed = {}
+-- The indexed fields' numbers and names (HMGET of the names reads an instance's old
+-- values, in this order, before a change).
+local indexed, indexed_names = {}, {}
 for i = 1, nfields do
-  if flags[i] ~= '' then indexed[#indexed + 1] = i end
+  if flags[i] ~= '' then
+    indexed[#indexed + 1] = i
+    indexed_names[#indexed_names + 1] = names[i]
+  end
 end
 
 -- A {'corrupt', key, reason} reply if `key` holds a type other than `want` (a write
@@ -153,6 +157,25 @@ local function forget_ghost_values(id)
   end
 end
 
+-- The first equality set of an instance's old values (`old`: its values of the
+-- indexed fields, as HMGET of indexed_names gives them) that holds the wrong type, as
+-- a corrupt reply, or false. `seen` records the sets checked so far, so that each is
+-- asked once per script.
+local function old_sets_wrong_type(old, seen)
+  for k, i in ipairs(indexed) do
+    local v = old[k]
+    if v and has(flags[i], 'i') then
+      local set = idx_key(i, v)
+      if not seen[set] then
+        seen[set] = true
+        local bad = wrong_type(set, 'set')
+        if bad then return bad end
+      end
+    end
+  end
+  return false
+end
+
 -- The delete of instance `id` (whose hash is `key`, if the caller has it), checked
 -- before anything is written: returns a plan for delete_instance, or a corrupt reply
 -- when a key the delete writes holds the wrong type (the instance's key, the index
@@ -165,9 +188,7 @@ local function plan_delete(id, key, values, seen)
   local old
   if t == 'hash' then
     if #indexed > 0 then
-      local fields = {}
-      for k, i in ipairs(indexed) do fields[k] = names[i] end
-      old = redis.call('HMGET', key, unpack(fields))
+      old = redis.call('HMGET', key, unpack(indexed_names))
     else
       old = {}
     end
@@ -177,16 +198,8 @@ local function plan_delete(id, key, values, seen)
     old = values -- nil for a ghost without values: found by scanning, sets only
   end
   if old then
-    for k, i in ipairs(indexed) do
-      if old[k] and has(flags[i], 'i') then
-        local set = idx_key(i, old[k])
-        if not seen[set] then
-          seen[set] = true
-          local bad = wrong_type(set, 'set')
-          if bad then return nil, bad end
-        end
-      end
-    end
+    local bad = old_sets_wrong_type(old, seen)
+    if bad then return nil, bad end
   end
   return { id = id, key = key, exists = t == 'hash', old = old }
 end

@@ -156,14 +156,12 @@ end
 
 -- 2. Fix.
 if mode == 'hashes' then
-  local fields = {}
-  for k, i in ipairs(indexed) do fields[k] = names[i] end
   for _, item in ipairs(items) do
     local id, key, values, scores, sets = item[1], item[2], item[3], item[4], item[5]
     local same = redis.call('TYPE', key).ok == 'hash'
-    if same and #fields > 0 then
-      local now = redis.call('HMGET', key, unpack(fields))
-      for k = 1, #fields do
+    if same and #indexed_names > 0 then
+      local now = redis.call('HMGET', key, unpack(indexed_names))
+      for k = 1, #indexed_names do
         if (now[k] or false) ~= values[k] then same = false end
       end
     end

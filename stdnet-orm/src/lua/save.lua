@@ -171,8 +171,7 @@ end
 -- 2. Instances that have an id: their hash's type, existence and version, and the
 -- stored values of their indexed fields (read now, as the index entries they are
 -- moved out of must be checked before anything is written).
-local read_fields = {}
-for k, i in ipairs(indexed) do read_fields[k] = names[i] end
+local read_fields = { unpack(indexed_names) }
 local nread = #read_fields
 if vpair == 1 then read_fields[nread + 1] = vfield end
 local olds, checked, ghosts = {}, {}, {}
@@ -197,17 +196,8 @@ for o = 1, count do
         return { 'conflict', id }
       end
       olds[o] = old
-      for k, i in ipairs(indexed) do
-        local v = old[k]
-        if v and has(flags[i], 'i') then
-          local set = idx_key(i, v)
-          if not checked[set] then
-            checked[set] = true
-            bad = wrong_type(set, 'set')
-            if bad then return bad end
-          end
-        end
-      end
+      bad = old_sets_wrong_type(old, checked)
+      if bad then return bad end
     end
   end
 end
