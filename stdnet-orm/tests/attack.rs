@@ -6,12 +6,13 @@
 //! cancelled async saves. Each test states the promise it tries to break.
 
 mod common;
+use common::raw;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use common::{index_problems, run, snapshot};
-use resp_conn::{Connection, cmd};
+use resp_conn::cmd;
 use stdnet_orm::keys::Keys;
 use stdnet_orm::{AsyncDb, Date, Db, Error, MAX_ID, Model, Order, Query, Timestamp};
 use stdnet_test_support::RedisServer;
@@ -87,17 +88,13 @@ struct Ver {
 }
 
 fn db(server: &RedisServer) -> Db {
-    Db::open(format!("{}/0?namespace={NS}", server.url())).unwrap()
+    common::db_in(server, NS)
 }
 
 async fn adb(server: &RedisServer) -> AsyncDb {
     AsyncDb::open(format!("{}/0?namespace={NS}", server.url()))
         .await
         .unwrap()
-}
-
-fn raw(server: &RedisServer) -> Connection {
-    Connection::open(server.url()).unwrap()
 }
 
 fn keys<M: Model>() -> Keys {

@@ -2,6 +2,7 @@
 //! models could share: one test per rule, against a private redis-server.
 
 mod common;
+use common::raw;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,11 +16,7 @@ use stdnet_test_support::RedisServer;
 const NS: &str = "faults:";
 
 fn db(server: &RedisServer) -> Db {
-    Db::open(format!("{}/0?namespace={NS}", server.url())).unwrap()
-}
-
-fn raw(server: &RedisServer) -> Connection {
-    Connection::open(server.url()).unwrap()
+    common::db_in(server, NS)
 }
 
 fn dbsize(con: &mut Connection) -> u64 {

@@ -3,6 +3,7 @@
 //! stored text the one Rust would write.
 
 mod common;
+use common::raw;
 
 use common::index_problems;
 use proptest::prelude::*;
@@ -43,11 +44,7 @@ fn account(rank: u32) -> Account {
 }
 
 fn db(server: &RedisServer) -> Db {
-    Db::open(format!("{}/0?namespace={NS}", server.url())).unwrap()
-}
-
-fn raw(server: &RedisServer) -> Connection {
-    Connection::open(server.url()).unwrap()
+    common::db_in(server, NS)
 }
 
 fn keys() -> Keys {

@@ -1,9 +1,10 @@
 //! The ORM's rules, one test each, against a private redis-server.
 
 mod common;
+use common::raw;
 
 use common::{Prefs, Role, User, index_problems, model_keys, user};
-use resp_conn::{Connection, cmd};
+use resp_conn::cmd;
 use stdnet_orm::keys::Keys;
 use stdnet_orm::{Db, Error, Model, Order, Query};
 use stdnet_test_support::RedisServer;
@@ -11,11 +12,7 @@ use stdnet_test_support::RedisServer;
 const NS: &str = "test:";
 
 fn db(server: &RedisServer) -> Db {
-    Db::open(format!("{}/0?namespace={NS}", server.url())).unwrap()
-}
-
-fn raw(server: &RedisServer) -> Connection {
-    Connection::open(server.url()).unwrap()
+    common::db_in(server, NS)
 }
 
 fn keys() -> Keys {

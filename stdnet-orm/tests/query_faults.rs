@@ -4,6 +4,7 @@
 //! entries whose instance hash is gone.
 
 mod common;
+use common::raw;
 
 use std::cmp::Ordering;
 
@@ -17,11 +18,7 @@ use stdnet_test_support::RedisServer;
 const NS: &str = "faults:";
 
 fn db(server: &RedisServer) -> Db {
-    Db::open(format!("{}/0?namespace={NS}", server.url())).unwrap()
-}
-
-fn raw(server: &RedisServer) -> Connection {
-    Connection::open(server.url()).unwrap()
+    common::db_in(server, NS)
 }
 
 fn tmp_keys<M: Model>(con: &mut Connection, namespace: &str) -> Vec<String> {

@@ -3,6 +3,7 @@
 //! consistency checker must find nothing afterwards.
 
 mod common;
+use common::raw;
 
 use std::collections::BTreeSet;
 
@@ -15,11 +16,7 @@ use stdnet_test_support::RedisServer;
 const NS: &str = "rep:";
 
 fn db(server: &RedisServer) -> Db {
-    Db::open(format!("{}/0?namespace={NS}", server.url())).unwrap()
-}
-
-fn raw(server: &RedisServer) -> Connection {
-    Connection::open(server.url()).unwrap()
+    common::db_in(server, NS)
 }
 
 fn keys() -> Keys {

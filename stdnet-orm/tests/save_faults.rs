@@ -4,9 +4,10 @@
 //! snapshots every key of the server (`DUMP`) around the failing save.
 
 mod common;
+use common::raw;
 
 use common::{index_problems, run, snapshot};
-use resp_conn::{Connection, cmd};
+use resp_conn::cmd;
 use stdnet_orm::keys::Keys;
 use stdnet_orm::{Db, Error, MAX_ID, Model};
 use stdnet_test_support::RedisServer;
@@ -50,11 +51,7 @@ struct Doc {
 }
 
 fn db(server: &RedisServer) -> Db {
-    Db::open(format!("{}/0?namespace={NS}", server.url())).unwrap()
-}
-
-fn raw(server: &RedisServer) -> Connection {
-    Connection::open(server.url()).unwrap()
+    common::db_in(server, NS)
 }
 
 fn keys<M: Model>() -> Keys {

@@ -8,6 +8,17 @@ use resp_conn::{Connection, cmd};
 use serde::{Deserialize, Serialize};
 use stdnet_orm::keys::Keys;
 use stdnet_orm::{Error, FieldEnum, IndexKind, Model, Timestamp};
+use stdnet_test_support::RedisServer;
+
+/// A `Db` on a private server, with every model under `namespace`.
+pub fn db_in(server: &RedisServer, namespace: &str) -> stdnet_orm::Db {
+    stdnet_orm::Db::open(format!("{}/0?namespace={namespace}", server.url())).unwrap()
+}
+
+/// A plain connection to a private server, for looking at (or damaging) its keys.
+pub fn raw(server: &RedisServer) -> Connection {
+    Connection::open(server.url()).unwrap()
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Prefs {
