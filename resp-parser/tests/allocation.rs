@@ -18,18 +18,14 @@
 //!
 //! Peaks are process-wide: `peak_during` takes a lock, so measurements run one at a time.
 
-use resp_parser::{Decoder, Frame, Limits, parse, parse_with};
-use stdnet_test_support::peak::{Bound, PeakAlloc, assert_none, peak_during, serial};
+use resp_parser::{Frame, Limits, parse, parse_with};
+use stdnet_test_support::peak::{PeakAlloc, assert_none, peak_during, serial};
+
+mod common;
+use common::{BOUND, decode_in_pieces};
 
 #[global_allocator]
 static ALLOC: PeakAlloc = PeakAlloc;
-
-/// Heap bytes per input byte that parsing one reply may use at its peak, plus a fixed
-/// allowance for the stack of open aggregates at the default depth limit.
-const BOUND: Bound = Bound {
-    per_byte: 48,
-    slack: 128 * 1024,
-};
 
 /// `header` repeated `levels` times, then a bulk string header announcing more than
 /// follows, then payload bytes up to `total` bytes in all: a reply that can never
@@ -129,19 +125,8 @@ fn the_decoder_allocates_at_most_a_small_multiple_of_what_it_was_given() {
     let mut failures = Vec::new();
     for (what, input) in hostile() {
         for piece in [input.len(), 4096, 7] {
-            // The caller's buffer is the caller's: make it before measuring.
-            let mut buf = Vec::with_capacity(input.len());
-            let mut decoder = Decoder::new();
-            let (done, peak) = peak_during(|| {
-                for chunk in input.chunks(piece) {
-                    buf.extend_from_slice(chunk);
-                    if decoder.decode(&buf).unwrap().is_some() {
-                        return true;
-                    }
-                }
-                false
-            });
-            assert!(!done, "{what}: incomplete");
+            let (used, peak) = decode_in_pieces(&input, piece);
+            assert_eq!(used, None, "{what}: incomplete");
             BOUND.check(
                 &mut failures,
                 &format!("Decoder in pieces of {piece}, {what}"),

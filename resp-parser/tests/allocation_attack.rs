@@ -11,17 +11,13 @@
 //! allocates during a measurement (that alone showed 100 bytes per byte).
 
 use resp_parser::{Decoder, ErrorKind, parse};
-use stdnet_test_support::peak::{Bound, PeakAlloc, assert_none, peak_during, serial};
+use stdnet_test_support::peak::{PeakAlloc, assert_none, peak_during, serial};
+
+mod common;
+use common::{BOUND, decode_in_pieces};
 
 #[global_allocator]
 static ALLOC: PeakAlloc = PeakAlloc;
-
-/// The documented bound: 48 bytes per input byte, and 128 KiB for the stack of open
-/// aggregates (512 levels of 144 bytes, doubling).
-const BOUND: Bound = Bound {
-    per_byte: 48,
-    slack: 128 * 1024,
-};
 
 const TOTAL: usize = 64 * 1024;
 
@@ -107,17 +103,7 @@ fn the_decoder_stays_within_the_bound_in_pieces_and_byte_by_byte() {
     let mut failures = Vec::new();
     for (what, input, complete) in hostile() {
         for piece in [1, 3, 4096] {
-            let mut buf = Vec::with_capacity(input.len());
-            let mut decoder = Decoder::new();
-            let (used, peak) = peak_during(|| {
-                for chunk in input.chunks(piece) {
-                    buf.extend_from_slice(chunk);
-                    if let Some((_, used)) = decoder.decode(&buf).unwrap() {
-                        return Some(used);
-                    }
-                }
-                None
-            });
+            let (used, peak) = decode_in_pieces(&input, piece);
             assert_eq!(
                 used,
                 complete.then_some(input.len()),
